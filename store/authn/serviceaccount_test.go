@@ -3,6 +3,7 @@ package authn
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -285,6 +286,22 @@ func TestIssueRejectsBadInput(t *testing.T) {
 		if _, _, err := issuer.Issue(tt.namespace, tt.sa, tt.uid, nil, tt.expiration, tt.bound); err == nil {
 			t.Errorf("%s: token issued", tt.name)
 		}
+	}
+}
+
+func TestNewIssuerAndVerifierRejectBadKeys(t *testing.T) {
+	_, edKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewIssuer("", edKey); err == nil {
+		t.Error("issuer accepted an Ed25519 key")
+	}
+	if _, err := NewVerifier(VerifierConfig{Keys: []crypto.PublicKey{edKey.Public()}}); err == nil {
+		t.Error("verifier accepted an Ed25519 key")
+	}
+	if _, err := NewVerifier(VerifierConfig{}); err == nil {
+		t.Error("verifier without keys was created")
 	}
 }
 

@@ -19,6 +19,9 @@ const KubeconfigContext = "berth"
 // the file works wherever it is copied. Its only context, "berth", is the
 // current one.
 func WriteKubeconfig(path, serverURL string, caPEM, certPEM, keyPEM []byte, userName string) error {
+	if userName == "" {
+		return fmt.Errorf("kubeconfig %s: user name is empty", path)
+	}
 	config := clientcmdapi.Config{
 		Clusters: map[string]*clientcmdapi.Cluster{
 			KubeconfigContext: {Server: serverURL, CertificateAuthorityData: caPEM},

@@ -56,7 +56,7 @@ func TestEnsureCreatesEverything(t *testing.T) {
 		t.Errorf("serving certificate does not chain to the CA: %v", err)
 	}
 	hostname, _ := os.Hostname()
-	for _, host := range append(clusterHosts, strings.ToLower(hostname), "api.example.com", "192.0.2.7") {
+	for _, host := range slices.Concat(clusterHosts, []string{strings.ToLower(hostname), "api.example.com", "192.0.2.7"}) {
 		if err := serving.VerifyHostname(host); err != nil {
 			t.Errorf("serving certificate: %v", err)
 		}
@@ -136,27 +136,27 @@ func TestEnsureRejectsBadFiles(t *testing.T) {
 func TestEnsureRejectsInconsistentFiles(t *testing.T) {
 	tests := []struct {
 		name   string
-		break_ func(dir string) error
+		damage func(dir string) error
 		want   string
 	}{
 		{
 			name:   "CA key missing",
-			break_: func(dir string) error { return os.Remove(filepath.Join(dir, caKeyFile)) },
+			damage: func(dir string) error { return os.Remove(filepath.Join(dir, caKeyFile)) },
 			want:   caKeyFile + " is missing",
 		},
 		{
 			name:   "CA certificate missing",
-			break_: func(dir string) error { return os.Remove(filepath.Join(dir, caCertFile)) },
+			damage: func(dir string) error { return os.Remove(filepath.Join(dir, caCertFile)) },
 			want:   caCertFile + " is missing",
 		},
 		{
 			name:   "serving key belongs to another certificate",
-			break_: func(dir string) error { return copyFile(dir, adminKeyFile, dir, servingKeyFile) },
+			damage: func(dir string) error { return copyFile(dir, adminKeyFile, dir, servingKeyFile) },
 			want:   servingKeyFile + " does not hold the key of the certificate in",
 		},
 		{
 			name: "sa.pub belongs to another key",
-			break_: func(dir string) error {
+			damage: func(dir string) error {
 				other, err := Ensure(t.TempDir(), nil)
 				if err != nil {
 					return err
@@ -170,7 +170,7 @@ func TestEnsureRejectsInconsistentFiles(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			ensureT(t, dir)
-			if err := tt.break_(dir); err != nil {
+			if err := tt.damage(dir); err != nil {
 				t.Fatal(err)
 			}
 			_, err := Ensure(dir, nil)
@@ -325,6 +325,9 @@ func TestWriteKubeconfigRejectsInvalidConfig(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := WriteKubeconfig(path, "", nil, nil, nil, "u"); err == nil {
 		t.Fatal("kubeconfig without server was written")
+	}
+	if err := WriteKubeconfig(path, "https://127.0.0.1:6443", nil, nil, nil, ""); err == nil {
+		t.Fatal("kubeconfig without user name was written")
 	}
 	if _, err := os.Stat(path); err == nil {
 		t.Error("invalid kubeconfig file exists")
