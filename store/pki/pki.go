@@ -61,7 +61,8 @@ type PKI struct {
 	caKey crypto.Signer
 }
 
-// Ensure loads the PKI from dir, creating whatever is missing. The serving
+// Ensure loads the PKI from dir (the server uses <data-dir>/tls), creating
+// whatever is missing; dir is created with mode 0700. The serving
 // certificate covers the local names and addresses (see ServingHosts) plus
 // hosts; it is reissued when one of them is missing from it, when it no
 // longer chains to the CA, or when it expires within a month. The admin
