@@ -1,0 +1,155 @@
+package apiserver
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"sigs.k8s.io/yaml"
+)
+
+// patch serves PATCH: JSON patch, merge patch, strategic merge patch and
+// server-side apply.
+func (c *call) patch() {
+	mediaType, err := bodyType(c.r)
+	if err != nil {
+		c.fail(apierrors.NewBadRequest(err.Error()))
+		return
+	}
+	patchType := types.PatchType(mediaType)
+	switch patchType {
+	case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType, types.ApplyYAMLPatchType:
+	default:
+		c.fail(unsupportedMediaType(mediaType))
+		return
+	}
+	data, err := c.readBody()
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	switch {
+	case c.info.Subresource == "scale" && patchType != types.ApplyYAMLPatchType:
+		c.patchScale(patchType, data)
+		return
+	case patchType == types.ApplyYAMLPatchType:
+		c.apply(data)
+		return
+	}
+	manager := c.fieldManager()
+	updated, err := c.mutate(func(current runtime.Object) (runtime.Object, error) {
+		var original bytes.Buffer
+		if err := c.s.encode(c.s.decoders.json, current, &original); err != nil {
+			return nil, err
+		}
+		patched, err := applyPatch(patchType, original.Bytes(), data, c.kind.New())
+		if err != nil {
+			return nil, err
+		}
+		obj, err := c.decodeInto(patched, mediaJSON, c.kind.GVK, c.kind.New())
+		if err != nil {
+			return nil, err
+		}
+		return c.trackFields(current, obj, manager)
+	})
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	c.respond(http.StatusOK, updated)
+}
+
+// applyPatch applies a non-apply patch to a JSON document.
+func applyPatch(patchType types.PatchType, original, patch []byte, schema runtime.Object) ([]byte, error) {
+	var (
+		out []byte
+		err error
+	)
+	switch patchType {
+	case types.JSONPatchType:
+		var p jsonpatch.Patch
+		if p, err = jsonpatch.DecodePatch(patch); err == nil {
+			out, err = p.Apply(original)
+		}
+	case types.MergePatchType:
+		out, err = jsonpatch.MergePatch(original, patch)
+	case types.StrategicMergePatchType:
+		out, err = strategicpatch.StrategicMergePatch(original, patch, schema)
+	}
+	if err != nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the patch could not be applied: %v", err))
+	}
+	return out, nil
+}
+
+// apply serves server-side apply: the field manager merges the applied
+// configuration into the live object, creating it if it does not exist.
+func (c *call) apply(data []byte) {
+	manager := c.query.Get("fieldManager")
+	if manager == "" {
+		c.fail(apierrors.NewBadRequest("PATCH with apply requires fieldManager to be set"))
+		return
+	}
+	force := isTrue(c.query.Get("force"))
+	jsonData, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		c.fail(apierrors.NewBadRequest(fmt.Sprintf("error decoding YAML: %v", err)))
+		return
+	}
+	applied := &unstructured.Unstructured{}
+	if err := applied.UnmarshalJSON(jsonData); err != nil {
+		c.fail(apierrors.NewBadRequest(fmt.Sprintf("the applied configuration is not a valid object: %v", err)))
+		return
+	}
+	if gvk := applied.GroupVersionKind(); gvk != c.kind.GVK {
+		c.fail(apierrors.NewBadRequest(fmt.Sprintf("the applied configuration is %s, not %s", gvk, c.kind.GVK)))
+		return
+	}
+	if applied.GetName() != c.info.Name {
+		c.fail(apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", applied.GetName(), c.info.Name)))
+		return
+	}
+	fm, err := c.s.managers.For(c.kind, statusOnly(c.info.Subresource))
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	if _, err := c.s.cfg.Store.Get(c.ctx, c.key()); apierrors.IsNotFound(statusAsError(err, c)) && c.info.Subresource == "" {
+		live := c.kind.New()
+		a, _ := meta.Accessor(live)
+		a.SetName(c.info.Name)
+		a.SetNamespace(c.info.Namespace)
+		created, err := c.createObject(live, func(obj runtime.Object) (runtime.Object, error) {
+			return fm.Apply(obj, applied, manager, force)
+		})
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		c.respond(http.StatusCreated, created)
+		return
+	}
+	updated, err := c.mutate(func(current runtime.Object) (runtime.Object, error) {
+		return fm.Apply(current, applied, manager, force)
+	})
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	c.respond(http.StatusOK, updated)
+}
+
+// statusAsError turns a storage error into the API error it stands for.
+func statusAsError(err error, c *call) error {
+	if err == nil {
+		return nil
+	}
+	return &apierrors.StatusError{ErrStatus: *statusFor(err, c.kind.GroupResource(), c.info.Name)}
+}
