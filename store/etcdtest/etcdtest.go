@@ -41,6 +41,9 @@ func StartDir(t testing.TB, dir, name string) *Server {
 	cfg.Name = name
 	cfg.Dir = dir
 	cfg.UnsafeNoFsync = true
+	// A single member elects itself after one election timeout; keep it short.
+	cfg.TickMs = 10
+	cfg.ElectionMs = 100
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	local := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
 	cfg.ListenClientUrls = []url.URL{local}
