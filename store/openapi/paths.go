@@ -33,16 +33,15 @@ var knownVerbs = []string{verbGet, verbList, verbWatch, verbCreate, verbUpdate, 
 
 // Media types of request and response bodies, as upstream lists them.
 var (
-	objectMediaTypes = []string{"application/json", "application/yaml", "application/vnd.kubernetes.protobuf", "application/cbor"}
+	objectMediaTypes = []string{"application/json", "application/yaml", "application/vnd.kubernetes.protobuf"}
 	watchMediaTypes  = append(slices.Clone(objectMediaTypes),
-		"application/json;stream=watch", "application/vnd.kubernetes.protobuf;stream=watch", "application/cbor-seq")
+		"application/json;stream=watch", "application/vnd.kubernetes.protobuf;stream=watch")
 	anyMediaType    = []string{"*/*"}
 	patchMediaTypes = []string{
 		"application/json-patch+json",
 		"application/merge-patch+json",
 		"application/strategic-merge-patch+json",
 		"application/apply-patch+yaml",
-		"application/apply-patch+cbor",
 	}
 	textMediaTypes = []string{"text/plain", "application/json", "application/yaml", "application/vnd.kubernetes.protobuf"}
 )
@@ -111,6 +110,11 @@ var (
 	updateParams = optionParams(reflect.TypeFor[metav1.UpdateOptions]())
 	patchParams  = optionParams(reflect.TypeFor[metav1.PatchOptions]())
 	deleteParams = optionParams(deleteOptionsType)
+	// deleteCollectionParams select what to delete like a list does, but
+	// there is nothing to watch.
+	deleteCollectionParams = mergeParams(deleteParams, slices.DeleteFunc(slices.Clone(listParams), func(p spec.Parameter) bool {
+		return p.Name == "watch" || p.Name == "allowWatchBookmarks"
+	}))
 )
 
 // groupVersionPaths collects the operations of one group-version.
@@ -130,7 +134,7 @@ func newGroupVersionPaths(gv schema.GroupVersion) *groupVersionPaths {
 	g.addRoot(watchEventType, gv.WithKind("WatchEvent"))
 	g.set("/"+groupVersionPath(gv)+"/", nil, http.MethodGet, g.operation(op{
 		id: "get" + operationPrefix(gv) + "APIResources", description: "get available resources",
-		consumes: anyMediaType, produces: objectMediaTypes[:3],
+		consumes: objectMediaTypes, produces: objectMediaTypes,
 		responses: []response{{http.StatusOK, apiResourceListType}},
 	}))
 	return g
@@ -252,7 +256,7 @@ func (g *groupVersionPaths) addVerbs(r *resourcePaths, verbs map[string]bool) {
 	if verbs[verbDeleteCollection] {
 		g.set(r.collection, collectionParams, http.MethodDelete, g.operation(op{
 			id: "delete" + prefix + "Collection" + r.scope + name, action: verbDeleteCollection, description: "delete a collection of " + name,
-			gvk: kind, params: mergeParams(deleteParams, listParams), body: deleteOptionsType, consumes: anyMediaType, produces: objectMediaTypes,
+			gvk: kind, params: deleteCollectionParams, body: deleteOptionsType, consumes: anyMediaType, produces: objectMediaTypes,
 			responses: []response{{http.StatusOK, statusType}},
 		}))
 	}
@@ -299,7 +303,7 @@ func (g *groupVersionPaths) addWatches(r *resourcePaths) {
 		id: "watch" + prefix + r.scope + name + "List", action: "watchlist",
 		description: "watch changes to a list of " + name + "; deprecated: use the list operation with watch=true",
 		gvk:         r.kind.GVK, params: listParams, consumes: anyMediaType, produces: watchMediaTypes,
-		responses: []response{{http.StatusOK, watchEventType}}, deprecated: true,
+		responses: []response{{http.StatusOK, watchEventType}},
 	}
 	g.set(collection, r.params[1:], http.MethodGet, g.operation(watch))
 	if r.kind.Namespaced {
@@ -333,10 +337,13 @@ func (g *groupVersionPaths) addSubresource(r *resourcePaths, name string) error 
 	for _, verb := range sub.verbs {
 		switch {
 		case verb == verbConnect:
+			// A connection is no object: the operation names its options
+			// kind, and there is no output to indent.
+			options := corev1.SchemeGroupVersion.WithKind(sub.options.Name())
 			for _, method := range []string{http.MethodGet, http.MethodPost} {
-				g.set(path, r.params, method, g.operation(op{
+				g.set(path, r.params[:len(r.params)-1], method, g.operation(op{
 					id:     "connect" + operationPrefix(g.gv) + upperFirst(strings.ToLower(method)) + r.scope + r.kind.GVK.Kind + upperFirst(name),
-					action: verbConnect, description: "connect to " + what, gvk: gvk,
+					action: verbConnect, description: "connect to " + what, gvk: options,
 					params: optionParams(sub.options), consumes: anyMediaType, produces: anyMediaType,
 					responses: []response{{http.StatusOK, nil}},
 				}))
@@ -403,7 +410,6 @@ type op struct {
 	body                    reflect.Type            // request body, nil for none
 	consumes, produces      []string
 	responses               []response
-	deprecated              bool
 }
 
 // response is one answer of an operation: a status code and the Go type of
@@ -423,7 +429,6 @@ func (g *groupVersionPaths) operation(o op) *spec.Operation {
 		Produces:    o.produces,
 		Schemes:     []string{"https"},
 		Tags:        []string{tag(g.gv)},
-		Deprecated:  o.deprecated,
 		Parameters:  o.params,
 		Responses: &spec.Responses{ResponsesProps: spec.ResponsesProps{StatusCodeResponses: map[int]spec.Response{
 			http.StatusUnauthorized: {ResponseProps: spec.ResponseProps{Description: http.StatusText(http.StatusUnauthorized)}},
@@ -432,7 +437,8 @@ func (g *groupVersionPaths) operation(o op) *spec.Operation {
 	if o.body != nil {
 		g.addRoot(o.body, schema.GroupVersionKind{})
 		ref := swagger2.ref(definitionName(o.body))
-		body := spec.Parameter{ParamProps: spec.ParamProps{Name: "body", In: "body", Required: true, Schema: &ref}}
+		// Options of a deletion may be left out; other bodies are the request.
+		body := spec.Parameter{ParamProps: spec.ParamProps{Name: "body", In: "body", Required: o.body != deleteOptionsType, Schema: &ref}}
 		out.Parameters = append([]spec.Parameter{body}, o.params...)
 	}
 	for _, r := range o.responses {
@@ -476,8 +482,7 @@ func pathParam(name, description string) spec.Parameter {
 
 // optionParams are the query parameters an options struct is decoded
 // from: its json fields of scalar (or list of scalar) types, described by
-// its SwaggerDoc, sorted by name. Struct fields other than string-like
-// ones such as Time are not query parameters.
+// its SwaggerDoc, sorted by name. Struct fields are not query parameters.
 func optionParams(t reflect.Type) []spec.Parameter {
 	doc := docs(t)
 	var params []spec.Parameter
@@ -487,28 +492,16 @@ func optionParams(t reflect.Type) []spec.Parameter {
 		if name == "" || name == "-" || !f.IsExported() {
 			continue
 		}
-		if s, ok := querySchema(f.Type); ok {
+		t := f.Type
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+			t = t.Elem() // a list is sent as repeated parameters
+		}
+		if s, ok := scalarSchema(t.Kind()); ok {
 			params = append(params, queryParam(name, s.Type[0], s.Format, doc[name]))
 		}
 	}
 	sort.Slice(params, func(i, j int) bool { return params[i].Name < params[j].Name })
 	return params
-}
-
-// querySchema is the schema of a query parameter of Go type t; a list is
-// described by its element type, as it is sent as repeated parameters.
-func querySchema(t reflect.Type) (spec.Schema, bool) {
-	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
-		t = t.Elem()
-	}
-	if t.Kind() != reflect.Struct {
-		return scalarSchema(t.Kind())
-	}
-	typer, ok := reflect.New(t).Elem().Interface().(openAPISchemaTyper)
-	if !ok {
-		return spec.Schema{}, false
-	}
-	return primitive(typer.OpenAPISchemaType()[0], typer.OpenAPISchemaFormat()), true
 }
 
 // mergeParams returns the parameters of a and those of b that a has no
