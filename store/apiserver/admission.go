@@ -38,9 +38,10 @@ type AdmissionRequest struct {
 // ServiceAccount, ClusterIP and NodePort allocation, ...). It runs after
 // defaulting and before validation.
 type Admission interface {
-	// Admit may change req.Object or reject the write. The returned undo,
-	// if not nil, releases what Admit reserved when the write then fails.
-	Admit(ctx context.Context, req *AdmissionRequest) (undo func(), err error)
+	// Admit may change req.Object or reject the write. The returned
+	// finish, if not nil, is called once with whether the write was stored:
+	// it keeps or gives back what Admit reserved.
+	Admit(ctx context.Context, req *AdmissionRequest) (finish func(stored bool), err error)
 	// Released is told about an object that has left storage, so that
 	// what it held (addresses, ports) is given back.
 	Released(ctx context.Context, kind *registry.Kind, obj runtime.Object)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer/json"
@@ -53,7 +54,9 @@ func (c *call) decodeInto(data []byte, mediaType string, gvk schema.GroupVersion
 	if err != nil && !runtime.IsStrictDecodingError(err) {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("the body of the request could not be decoded as %s %s: %v", gvk.GroupVersion(), gvk.Kind, err))
 	}
-	if actual != nil && (actual.Kind != gvk.Kind || actual.GroupVersion() != gvk.GroupVersion()) {
+	// Option kinds (DeleteOptions) are registered in every group version.
+	sameVersion := actual != nil && (actual.GroupVersion() == gvk.GroupVersion() || gvk.Group == metav1.GroupName)
+	if actual != nil && (actual.Kind != gvk.Kind || !sameVersion) {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%s) or the kind (%s) does not match %s", actual.GroupVersion(), gvk.GroupVersion(), actual.Kind, gvk.Kind))
 	}
 	if err != nil {

@@ -369,4 +369,3 @@ func (c *call) token() {
 	}
 	c.s.writeObject(c.w, c.out, http.StatusCreated, resp)
 }
-

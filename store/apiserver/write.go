@@ -88,27 +88,27 @@ func (c *call) createObject(obj runtime.Object, track NextFunc) (runtime.Object,
 			a.SetName(a.GetGenerateName() + randomSuffix())
 		}
 		c.info.Name = a.GetName()
-		undo, err := c.admit(Create, obj, nil)
+		finish, err := c.admit(Create, obj, nil)
 		if err != nil {
 			return nil, err
 		}
 		if errs := c.s.validate(obj); len(errs) > 0 {
-			undo()
+			finish(false)
 			return nil, apierrors.NewInvalid(c.kind.GVK.GroupKind(), a.GetName(), errs)
 		}
 		if obj, err = track(obj); err != nil {
-			undo()
+			finish(false)
 			return nil, err
 		}
 		if c.dryRun() {
-			undo()
+			finish(false)
 			return obj, nil
 		}
 		err = c.s.cfg.Store.Create(c.ctx, c.kind.Key(a.GetNamespace(), a.GetName()), obj)
+		finish(err == nil)
 		if err == nil {
 			return obj, nil
 		}
-		undo()
 		if errors.Is(err, storage.ErrExists) && generated && attempt < 3 {
 			if a, err = meta.Accessor(obj); err != nil {
 				return nil, err
@@ -137,19 +137,19 @@ func (c *call) checkNamespace(a metav1.Object) error {
 	return nil
 }
 
-func (c *call) admit(op Operation, obj, old runtime.Object) (func(), error) {
-	noop := func() {}
+func (c *call) admit(op Operation, obj, old runtime.Object) (func(bool), error) {
+	noop := func(bool) {}
 	if c.s.cfg.Admission == nil {
 		return noop, nil
 	}
 	a, _ := meta.Accessor(obj)
 	req := &AdmissionRequest{Operation: op, Kind: c.kind, Subresource: c.info.Subresource, Namespace: a.GetNamespace(),
 		Name: a.GetName(), Object: obj, Old: old, User: c.user, DryRun: c.dryRun()}
-	undo, err := c.s.cfg.Admission.Admit(c.ctx, req)
-	if undo == nil {
-		undo = noop
+	finish, err := c.s.cfg.Admission.Admit(c.ctx, req)
+	if finish == nil {
+		finish = noop
 	}
-	return undo, err
+	return finish, err
 }
 
 // update serves PUT on an object or its status, scale or finalize.
@@ -218,12 +218,15 @@ type NextFunc func(current runtime.Object) (runtime.Object, error)
 // compare-and-swap (or only computed, in a dry run).
 func (c *call) mutate(next NextFunc) (runtime.Object, error) {
 	key := c.key()
-	var undo func()
-	try := func(current runtime.Object) (runtime.Object, error) {
-		if undo != nil {
-			undo()
-			undo = nil
+	var finish func(bool)
+	settle := func(stored bool) {
+		if finish != nil {
+			finish(stored)
+			finish = nil
 		}
+	}
+	try := func(current runtime.Object) (runtime.Object, error) {
+		settle(false)
 		obj, err := next(current.DeepCopyObject())
 		if err != nil {
 			return nil, err
@@ -231,7 +234,7 @@ func (c *call) mutate(next NextFunc) (runtime.Object, error) {
 		if err := c.prepareUpdate(obj, current); err != nil {
 			return nil, err
 		}
-		if undo, err = c.admit(Update, obj, current); err != nil {
+		if finish, err = c.admit(Update, obj, current); err != nil {
 			return nil, err
 		}
 		if errs := c.s.validateUpdate(obj, current); len(errs) > 0 {
@@ -246,17 +249,13 @@ func (c *call) mutate(next NextFunc) (runtime.Object, error) {
 			return nil, err
 		}
 		obj, err := try(current)
-		if undo != nil {
-			undo()
-		}
+		settle(false)
 		return obj, err
 	}
 	cached, _ := c.cache.Get(key)
 	obj, err := c.s.cfg.Store.GuaranteedUpdate(c.ctx, key, cached, try)
+	settle(err == nil)
 	if err != nil {
-		if undo != nil {
-			undo()
-		}
 		return nil, err
 	}
 	return c.finishDeletion(obj)

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-io/berth/store/server"
+)
+
+func newServerCommand() *cobra.Command {
+	var opts server.Options
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the API server (with an embedded etcd unless --etcd-endpoints is given)",
+		Example: `  berth server --data-dir /var/lib/berth
+  berth server --data-dir ./data --bind-address 0.0.0.0 --secure-port 6443
+  berth server --data-dir ./data --etcd-endpoints https://10.0.0.1:2379 --etcd-cafile ca.crt --etcd-certfile c.crt --etcd-keyfile c.key`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			level := slog.LevelInfo
+			if verbose {
+				level = slog.LevelDebug
+			}
+			opts.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			start := time.Now()
+			s, err := server.Start(ctx, opts)
+			if err != nil {
+				return err
+			}
+			opts.Log.Info("ready", "took", time.Since(start).Round(time.Millisecond), "try", "berth kubectl --kubeconfig "+s.Kubeconfig()+" get namespaces")
+			<-ctx.Done()
+			opts.Log.Info("shutting down")
+			shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			go func() { <-shutdown.Done() }()
+			s.Stop()
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.DataDir, "data-dir", defaultDataDir(), "directory for etcd data, TLS certificates, admin.kubeconfig and the audit log")
+	f.StringVar(&opts.BindAddress, "bind-address", "127.0.0.1", "address to serve HTTPS on")
+	f.IntVar(&opts.SecurePort, "secure-port", 6443, "port to serve HTTPS on")
+	f.StringSliceVar(&opts.Etcd.Endpoints, "etcd-endpoints", nil, "external etcd cluster URLs (default: an embedded etcd in DATA_DIR/etcd)")
+	f.StringVar(&opts.Etcd.CAFile, "etcd-cafile", "", "CA bundle to verify the external etcd")
+	f.StringVar(&opts.Etcd.CertFile, "etcd-certfile", "", "client certificate for the external etcd")
+	f.StringVar(&opts.Etcd.KeyFile, "etcd-keyfile", "", "client key for the external etcd")
+	f.IntVar(&opts.Etcd.ClientPort, "etcd-client-port", 2379, "client port of the embedded etcd on 127.0.0.1 (0: any free port)")
+	f.IntVar(&opts.Etcd.PeerPort, "etcd-peer-port", 2380, "peer port of the embedded etcd on 127.0.0.1 (0: any free port)")
+	f.StringArrayVar(&opts.PolicyDirs, "policy-dir", nil, "directory of RBAC policy files to add to the built-in set (repeatable; watched and reloaded)")
+	f.StringVar(&opts.TokenAuthFile, "token-auth-file", "", "static bearer tokens, kube-apiserver CSV format: token,user,uid,\"group1,group2\"")
+	f.StringVar(&opts.ServiceCIDR, "service-cluster-ip-range", "10.96.0.0/16", "range Service ClusterIPs are allocated from")
+	f.StringVar(&opts.NodePortRange, "service-node-port-range", "30000-32767", "range Service NodePorts are allocated from")
+	f.IntVar(&opts.MaxInFlight, "max-requests-inflight", 1000, "requests served at once before answering 429 (watches excluded)")
+	f.DurationVar(&opts.CompactInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd history is compacted")
+	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
+	return cmd
+}
+
+// defaultDataDir is /var/lib/berth for root and ~/.berth otherwise.
+func defaultDataDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/berth"
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return home + "/.berth"
+	}
+	return ".berth"
+}
