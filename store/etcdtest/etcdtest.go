@@ -21,9 +21,6 @@ const startTimeout = 30 * time.Second
 type Server struct {
 	// Endpoint is the client URL, e.g. "http://127.0.0.1:41234".
 	Endpoint string
-	// Dir is the etcd data directory.
-	Dir string
-	etcd    *embed.Etcd
 }
 
 // Start runs an etcd member with a fresh data directory under t.TempDir().
@@ -64,11 +61,7 @@ func StartDir(t testing.TB, dir, name string) *Server {
 	case <-time.After(startTimeout):
 		t.Fatalf("etcd in %s not ready after %s", dir, startTimeout)
 	}
-	return &Server{
-		Endpoint: "http://" + e.Clients[0].Addr().String(),
-		Dir:      dir,
-		etcd:     e,
-	}
+	return &Server{Endpoint: "http://" + e.Clients[0].Addr().String()}
 }
 
 // Client returns a new client connected to the server, closed when the test
@@ -86,10 +79,4 @@ func (s *Server) Client(t testing.TB) *clientv3.Client {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
-}
-
-// Stop closes the server before the test ends, e.g. to reuse its data
-// directory. Stopping twice is harmless.
-func (s *Server) Stop() {
-	s.etcd.Close()
 }
