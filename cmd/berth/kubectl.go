@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/component-base/cli"
 	kubectl "k8s.io/kubectl/pkg/cmd"
+	"k8s.io/kubectl/pkg/cmd/plugin"
 )
 
 // newKubectlCommand runs the real kubectl, pointed at the local server's
@@ -25,7 +26,7 @@ func newKubectlCommand() *cobra.Command {
 				_ = os.Setenv("KUBECONFIG", filepath.Join(dir, "admin.kubeconfig"))
 			}
 			k := kubectl.NewDefaultKubectlCommandWithArgs(kubectl.KubectlOptions{
-				PluginHandler: kubectl.NewDefaultPluginHandler(kubectl.ValidPluginFilenamePrefixes),
+				PluginHandler: kubectl.NewDefaultPluginHandler(plugin.ValidPluginFilenamePrefixes),
 				Arguments:     append([]string{"kubectl"}, args...),
 				IOStreams:     ioStreams(),
 			})

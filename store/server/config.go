@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"net/http"
 	"runtime"
@@ -23,6 +24,7 @@ import (
 	"github.com/berth-io/berth/store/apiserver"
 	"github.com/berth-io/berth/store/authn"
 	"github.com/berth-io/berth/store/defaults"
+	"github.com/berth-io/berth/store/openapi"
 	"github.com/berth-io/berth/store/registry"
 	"github.com/berth-io/berth/store/validation"
 	"github.com/berth-io/berth/store/watchcache"
@@ -44,6 +46,10 @@ func (s *Server) apiConfig(ctx context.Context, reg *registry.Registry, cacher *
 	authenticator, tokens, err := s.authentication(get, metrics)
 	if err != nil {
 		return apiserver.Config{}, err
+	}
+	doc, err := openapi.New(openapiKinds(reg))
+	if err != nil {
+		return apiserver.Config{}, fmt.Errorf("building the OpenAPI documents: %w", err)
 	}
 	ready := handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.Etcd.Get(r.Context(), "health", clientv3.WithCountOnly()); err != nil {
@@ -75,7 +81,8 @@ func (s *Server) apiConfig(ctx context.Context, reg *registry.Registry, cacher *
 			authenticationv1.SchemeGroupVersion.WithResource("selfsubjectreviews"): selfSubjectReview,
 		},
 		Paths: map[string]http.Handler{
-			"/metrics": metricsHandler(metrics),
+			"/metrics":  metricsHandler(metrics),
+			"/openapi/": doc.Handler(),
 		},
 		PublicPaths: map[string]http.Handler{
 			"/healthz": ready, "/readyz": ready, "/livez": ok, "/version": versionHandler, "/version/": versionHandler,
@@ -127,5 +134,15 @@ func accessReviewInfo(ra *authorizationv1.ResourceAttributes, nra *authorization
 	return apiserver.RequestInfo{}, apierrors.NewBadRequest("exactly one of resourceAttributes and nonResourceAttributes must be set")
 }
 
-
-
+// openapiKinds describes every served kind for the OpenAPI documents.
+func openapiKinds(reg *registry.Registry) []openapi.Kind {
+	var out []openapi.Kind
+	for _, k := range reg.Kinds() {
+		subs := append([]string(nil), k.Subresources...)
+		if k.HasStatus {
+			subs = append([]string{"status"}, subs...)
+		}
+		out = append(out, openapi.Kind{GVK: k.GVK, Resource: k.Resource, Namespaced: k.Namespaced, Object: k.New(), List: k.NewList(), Verbs: k.Verbs(), Subresources: subs})
+	}
+	return out
+}

@@ -290,7 +290,9 @@ func newAllocators(client *clientv3.Client, opts Options) (*allocator.IPAllocato
 	return ips, ports, nil
 }
 
-func handlerFunc(f func(w http.ResponseWriter, r *http.Request)) http.Handler { return http.HandlerFunc(f) }
+func handlerFunc(f func(w http.ResponseWriter, r *http.Request)) http.Handler {
+	return http.HandlerFunc(f)
+}
 
 func metricsHandler(reg *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
