@@ -51,7 +51,9 @@ func (m *fieldManagers) For(k *registry.Kind, subresource string) (*managedfield
 		return fm, nil
 	}
 	converter := m.converter
-	if _, err := converter.ObjectToTyped(k.New()); err != nil {
+	probe := k.New()
+	probe.GetObjectKind().SetGroupVersionKind(k.GVK)
+	if _, err := converter.ObjectToTyped(probe); err != nil {
 		converter = m.deduced
 	}
 	fm, err := managedfields.NewDefaultFieldManager(converter, m.scheme, m.defaulter, m.scheme, k.GVK, k.GVK.GroupVersion(), subresource, resetFields(k, subresource))
