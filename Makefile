@@ -12,7 +12,7 @@ help: ## list the targets
 build: ## build bin/berth
 	$(GO) build -o $(BIN) ./cmd/berth
 
-test: ## the whole suite: unit, end-to-end and fuzz seed corpora (needs root for agents)
+test: deps ## the whole suite: unit, end-to-end and fuzz seed corpora (installs missing packages first)
 	$(GO) vet $(PKG)
 	$(GO) test -count=1 -timeout 25m $(PKG)
 

@@ -27,6 +27,8 @@ func statusFor(err error, gr schema.GroupResource, name string) *metav1.Status {
 		return statusOf(apierrors.NewNotFound(gr, name))
 	case errors.Is(err, storage.ErrExists):
 		return statusOf(apierrors.NewAlreadyExists(gr, name))
+	case errors.Is(err, storage.ErrTooLarge):
+		return statusOf(apierrors.NewRequestEntityTooLargeError("the object is larger than etcd's request limit"))
 	case errors.Is(err, storage.ErrCompacted), errors.Is(err, watchcache.ErrGone):
 		return statusOf(apierrors.NewResourceExpired("The resourceVersion for the provided list is too old."))
 	case errors.Is(err, watchcache.ErrTooLarge):

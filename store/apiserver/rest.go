@@ -106,7 +106,8 @@ func (c *call) readOnly() {
 	switch c.info.Verb {
 	case "get", "list", "watch":
 	default:
-		c.fail(apierrors.NewMethodNotSupported(c.kind.GroupResource(), c.info.Verb))
+		c.fail(apierrors.NewGenericServerResponse(http.StatusMethodNotAllowed, c.info.Verb, c.kind.GroupResource(), c.info.Name,
+			fmt.Sprintf("%s are read-only here: RBAC policies are files. Change the policy files (the built-in set in policies/, a --policy-dir directory, or the policies/ folder of the synced git repository) and they are reloaded within seconds", c.kind.Resource), 0, false))
 		return
 	}
 	var objs []runtime.Object

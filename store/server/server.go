@@ -177,6 +177,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 
 	metricsRegistry := prometheus.NewRegistry()
 	metricsRegistry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metricsRegistry.MustRegister(s.Store.Collectors()...)
 
 	cfg, err := s.apiConfig(ctx, reg, cacher, caches, metricsRegistry)
 	if err != nil {

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -20,17 +23,20 @@ var (
 	ErrExists = errors.New("object already exists")
 	// ErrCompacted: the requested revision is older than etcd keeps.
 	ErrCompacted = errors.New("revision compacted")
+	// ErrTooLarge: etcd refused the write as larger than its request limit.
+	ErrTooLarge = errors.New("object too large for etcd")
 )
 
 // Store reads and writes objects in etcd. It holds no state of its own.
 type Store struct {
-	client *clientv3.Client
-	codec  *Codec
+	client  *clientv3.Client
+	codec   *Codec
+	latency *prometheus.HistogramVec
 }
 
 // New returns a Store writing through client with codec.
 func New(client *clientv3.Client, codec *Codec) *Store {
-	return &Store{client: client, codec: codec}
+	return &Store{client: client, codec: codec, latency: newLatency()}
 }
 
 // Client is the etcd client the Store writes through.
@@ -46,11 +52,12 @@ func (s *Store) Create(ctx context.Context, key string, obj runtime.Object) erro
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	resp, err := s.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 		Then(clientv3.OpPut(key, string(data))).
 		Commit()
-	if err != nil {
+	if err := s.observe("create", start, err); err != nil {
 		return err
 	}
 	if !resp.Succeeded {
@@ -61,8 +68,9 @@ func (s *Store) Create(ctx context.Context, key string, obj runtime.Object) erro
 
 // Get reads the object at key from etcd (a linearizable read).
 func (s *Store) Get(ctx context.Context, key string) (runtime.Object, error) {
+	start := time.Now()
 	resp, err := s.client.Get(ctx, key)
-	if err != nil {
+	if err := s.observe("get", start, err); err != nil {
 		return nil, err
 	}
 	if len(resp.Kvs) == 0 {
@@ -112,12 +120,13 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, cached runtime
 		if old, err := s.codec.Encode(current); err == nil && bytes.Equal(old, data) {
 			return current, nil
 		}
+		start := time.Now()
 		resp, err := s.client.Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
 			Then(clientv3.OpPut(key, string(data))).
 			Else(clientv3.OpGet(key)).
 			Commit()
-		if err != nil {
+		if err := s.observe("update", start, err); err != nil {
 			return nil, err
 		}
 		if resp.Succeeded {
@@ -162,12 +171,13 @@ func (s *Store) Delete(ctx context.Context, key string, cached runtime.Object, c
 		if err != nil {
 			return nil, err
 		}
+		start := time.Now()
 		resp, err := s.client.Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
 			Then(clientv3.OpDelete(key)).
 			Else(clientv3.OpGet(key)).
 			Commit()
-		if err != nil {
+		if err := s.observe("delete", start, err); err != nil {
 			return nil, err
 		}
 		if resp.Succeeded {
@@ -184,7 +194,7 @@ func (s *Store) Delete(ctx context.Context, key string, cached runtime.Object, c
 type ListResult struct {
 	Objects  []runtime.Object
 	Keys     []string // the etcd key of each object
-	Revision int64 // the revision the page was read at
+	Revision int64    // the revision the page was read at
 	NextKey  string
 	More     bool
 	Remain   int64 // objects after this page
@@ -203,11 +213,9 @@ func (s *Store) List(ctx context.Context, prefix, startKey string, rev, limit in
 	if limit > 0 {
 		opts = append(opts, clientv3.WithLimit(limit))
 	}
+	start := time.Now()
 	resp, err := s.client.Get(ctx, startKey, opts...)
-	if err != nil {
-		if isCompacted(err) {
-			return nil, ErrCompacted
-		}
+	if err := s.observe("list", start, err); err != nil {
 		return nil, err
 	}
 	out := &ListResult{Revision: resp.Header.Revision, Objects: make([]runtime.Object, 0, len(resp.Kvs))}
