@@ -61,7 +61,7 @@ func (v Validator) objectMeta(meta *metav1.ObjectMeta, kindNamespaced bool, name
 	errs := apimachineryvalidation.ValidateObjectMeta(meta, requireNamespace, nameFn, metadataPath)
 	if meta.Name == "" && meta.GenerateName != "" {
 		// The name will be generated from generateName, which was checked.
-		errs = withoutRequired(errs, metadataPath.Child("name"))
+		errs = without(errs, field.ErrorTypeRequired, metadataPath.Child("name"))
 	}
 	return append(errs, kubeFinalizerNames(meta.Finalizers, metadataPath.Child("finalizers"))...)
 }
@@ -91,10 +91,11 @@ func kubeFinalizerNames(finalizers []string, fldPath *field.Path) field.ErrorLis
 	return errs
 }
 
-func withoutRequired(errs field.ErrorList, fldPath *field.Path) field.ErrorList {
+// without drops the errors of type typ on fldPath.
+func without(errs field.ErrorList, typ field.ErrorType, fldPath *field.Path) field.ErrorList {
 	var kept field.ErrorList
 	for _, e := range errs {
-		if e.Type != field.ErrorTypeRequired || e.Field != fldPath.String() {
+		if e.Type != typ || e.Field != fldPath.String() {
 			kept = append(kept, e)
 		}
 	}

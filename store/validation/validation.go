@@ -128,8 +128,18 @@ func (v Validator) Validate(obj runtime.Object) field.ErrorList {
 
 // ValidateUpdate checks obj as a replacement for old, including which fields
 // may not change. Unknown kinds return nil; an old object of another kind
-// than obj is reported as an error on "kind".
+// than obj is reported as an error on "kind". A manifest need not carry
+// metadata.resourceVersion: the API server fills it in for unconditional
+// updates.
 func (v Validator) ValidateUpdate(obj, old runtime.Object) field.ErrorList {
+	errs := v.validateUpdate(obj, old)
+	if v.Manifest {
+		errs = without(errs, field.ErrorTypeInvalid, metadataPath.Child("resourceVersion"))
+	}
+	return errs
+}
+
+func (v Validator) validateUpdate(obj, old runtime.Object) field.ErrorList {
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		return withOld(o, old, v.validatePodUpdate)

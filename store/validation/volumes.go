@@ -94,18 +94,18 @@ func validateVolumeSource(s *corev1.VolumeSource, fldPath *field.Path, isPod boo
 		}
 		errs = append(errs, localDescendingPath(s.GitRepo.Directory, p.Child("directory"))...)
 	case "secret":
-		errs = append(errs, required(s.Secret.SecretName, p.Child("secretName"))...)
+		errs = append(errs, nonEmpty(s.Secret.SecretName, p.Child("secretName"))...)
 		errs = append(errs, fileMode(s.Secret.DefaultMode, p.Child("defaultMode"))...)
 		errs = append(errs, keysToPaths(s.Secret.Items, p.Child("items"))...)
 	case "configMap":
-		errs = append(errs, required(s.ConfigMap.Name, p.Child("name"))...)
+		errs = append(errs, nonEmpty(s.ConfigMap.Name, p.Child("name"))...)
 		errs = append(errs, fileMode(s.ConfigMap.DefaultMode, p.Child("defaultMode"))...)
 		errs = append(errs, keysToPaths(s.ConfigMap.Items, p.Child("items"))...)
 	case "persistentVolumeClaim":
-		errs = append(errs, required(s.PersistentVolumeClaim.ClaimName, p.Child("claimName"))...)
+		errs = append(errs, nonEmpty(s.PersistentVolumeClaim.ClaimName, p.Child("claimName"))...)
 	case "nfs":
-		errs = append(errs, required(s.NFS.Server, p.Child("server"))...)
-		errs = append(errs, required(s.NFS.Path, p.Child("path"))...)
+		errs = append(errs, nonEmpty(s.NFS.Server, p.Child("server"))...)
+		errs = append(errs, nonEmpty(s.NFS.Path, p.Child("path"))...)
 		if !path.IsAbs(s.NFS.Path) {
 			errs = append(errs, field.Invalid(p.Child("path"), s.NFS.Path, "must be an absolute path"))
 		}
@@ -141,7 +141,8 @@ func validateHostPath(h *corev1.HostPathVolumeSource, fldPath *field.Path) field
 	return errs
 }
 
-func required(value string, fldPath *field.Path) field.ErrorList {
+// nonEmpty reports a missing mandatory value.
+func nonEmpty(value string, fldPath *field.Path) field.ErrorList {
 	if value == "" {
 		return field.ErrorList{field.Required(fldPath, "")}
 	}
@@ -159,8 +160,8 @@ func keysToPaths(items []corev1.KeyToPath, fldPath *field.Path) field.ErrorList 
 	var errs field.ErrorList
 	for i, item := range items {
 		p := fldPath.Index(i)
-		errs = append(errs, required(item.Key, p.Child("key"))...)
-		errs = append(errs, required(item.Path, p.Child("path"))...)
+		errs = append(errs, nonEmpty(item.Key, p.Child("key"))...)
+		errs = append(errs, nonEmpty(item.Path, p.Child("path"))...)
 		errs = append(errs, localNonReservedPath(item.Path, p.Child("path"))...)
 		errs = append(errs, fileMode(item.Mode, p.Child("mode"))...)
 	}
@@ -168,7 +169,7 @@ func keysToPaths(items []corev1.KeyToPath, fldPath *field.Path) field.ErrorList 
 }
 
 func validateDownwardAPIFile(file *corev1.DownwardAPIVolumeFile, fldPath *field.Path) field.ErrorList {
-	errs := required(file.Path, fldPath.Child("path"))
+	errs := nonEmpty(file.Path, fldPath.Child("path"))
 	errs = append(errs, localNonReservedPath(file.Path, fldPath.Child("path"))...)
 	switch {
 	case file.FieldRef != nil && file.ResourceFieldRef != nil:
@@ -218,14 +219,14 @@ func validateProjections(sources []corev1.VolumeProjection, fldPath *field.Path)
 			errs = append(errs, field.Forbidden(p, "may not specify more than 1 volume type per source"))
 		}
 		if src.Secret != nil {
-			errs = append(errs, required(src.Secret.Name, p.Child("secret", "name"))...)
+			errs = append(errs, nonEmpty(src.Secret.Name, p.Child("secret", "name"))...)
 			errs = append(errs, keysToPaths(src.Secret.Items, p.Child("secret", "items"))...)
 			for j, item := range src.Secret.Items {
 				addPath(item.Path, p.Child("secret", "items").Index(j).Child("path"))
 			}
 		}
 		if src.ConfigMap != nil {
-			errs = append(errs, required(src.ConfigMap.Name, p.Child("configMap", "name"))...)
+			errs = append(errs, nonEmpty(src.ConfigMap.Name, p.Child("configMap", "name"))...)
 			errs = append(errs, keysToPaths(src.ConfigMap.Items, p.Child("configMap", "items"))...)
 			for j, item := range src.ConfigMap.Items {
 				addPath(item.Path, p.Child("configMap", "items").Index(j).Child("path"))
@@ -257,7 +258,7 @@ func validateProjections(sources []corev1.VolumeProjection, fldPath *field.Path)
 			if ctb.Name == nil && ctb.SignerName == nil {
 				errs = append(errs, field.Required(cp, "either name or signerName must be specified"))
 			}
-			errs = append(errs, required(ctb.Path, cp.Child("path"))...)
+			errs = append(errs, nonEmpty(ctb.Path, cp.Child("path"))...)
 			errs = append(errs, localNonReservedPath(ctb.Path, cp.Child("path"))...)
 			addPath(ctb.Path, cp.Child("path"))
 		}
