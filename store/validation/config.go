@@ -25,7 +25,7 @@ func (v Validator) validateConfigMap(cm *corev1.ConfigMap) field.ErrorList {
 		total += len(value)
 	}
 	if total > corev1.MaxSecretSize {
-		// The error refers to the whole object, as kube-apiserver's does.
+		// The error refers to the whole object ("[]"), as kube-apiserver's does.
 		errs = append(errs, field.TooLong(field.NewPath(""), "", corev1.MaxSecretSize))
 	}
 	return errs

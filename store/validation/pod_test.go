@@ -64,7 +64,9 @@ func TestPodCreate(t *testing.T) {
 		{"init container named like a container", func(p *corev1.Pod) { p.Spec.InitContainers[0].Name = "web" }, "spec.initContainers[0].name", duplicate, ""},
 		{"init container probe", func(p *corev1.Pod) { p.Spec.InitContainers[0].LivenessProbe = c0(p).LivenessProbe },
 			"spec.initContainers[0].livenessProbe", forbidden, "may not be set for init containers without restartPolicy=Always"},
-		{"init container restart policy", func(p *corev1.Pod) { p.Spec.InitContainers[0].RestartPolicy = ptr.To(corev1.ContainerRestartPolicy("Never")) },
+		{"init container restart policy", func(p *corev1.Pod) {
+			p.Spec.InitContainers[0].RestartPolicy = ptr.To(corev1.ContainerRestartPolicy("Never"))
+		},
 			"spec.initContainers[0].restartPolicy", notSupported, ""},
 		{"restart policy on a container", func(p *corev1.Pod) { c0(p).RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways) },
 			"spec.containers[0].restartPolicy", forbidden, "may not be set for non-init containers"},
@@ -81,7 +83,9 @@ func TestPodCreate(t *testing.T) {
 		{"port name too long", func(p *corev1.Pod) { c0(p).Ports[0].Name = "a-very-long-port-name" }, "spec.containers[0].ports[0].name", invalid, ""},
 		{"protocol", func(p *corev1.Pod) { c0(p).Ports[0].Protocol = "ICMP" }, "spec.containers[0].ports[0].protocol", notSupported,
 			`supported values: "SCTP", "TCP", "UDP"`},
-		{"repeated port binding", func(p *corev1.Pod) { c0(p).Ports[1] = corev1.ContainerPort{ContainerPort: 8080, Protocol: corev1.ProtocolTCP} },
+		{"repeated port binding", func(p *corev1.Pod) {
+			c0(p).Ports[1] = corev1.ContainerPort{ContainerPort: 8080, Protocol: corev1.ProtocolTCP}
+		},
 			"spec.containers[0].ports[1]", duplicate, ""},
 		{"host port used twice", func(p *corev1.Pod) {
 			c0(p).Ports[0].HostPort, c0(p).Ports[1].HostPort = 80, 80
@@ -226,7 +230,9 @@ func TestPodCreate(t *testing.T) {
 		{"node affinity In without values", func(p *corev1.Pod) {
 			p.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions[0].Values = nil
 		}, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values", required, ""},
-		{"anti-affinity weight", func(p *corev1.Pod) { p.Spec.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[0].Weight = 0 },
+		{"anti-affinity weight", func(p *corev1.Pod) {
+			p.Spec.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[0].Weight = 0
+		},
 			"spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight", invalid, "must be in the range 1-100"},
 		{"anti-affinity topology key", func(p *corev1.Pod) {
 			p.Spec.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[0].PodAffinityTerm.TopologyKey = ""

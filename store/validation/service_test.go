@@ -69,12 +69,17 @@ func TestServiceCreate(t *testing.T) {
 		{"external name missing", func(s *corev1.Service) {
 			s.Spec = corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, SessionAffinity: corev1.ServiceAffinityNone}
 		}, "spec.externalName", required, ""},
-		{"external name with cluster IP", func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeExternalName; s.Spec.ExternalName = "db.example.com" },
+		{"external name with cluster IP", func(s *corev1.Service) {
+			s.Spec.Type = corev1.ServiceTypeExternalName
+			s.Spec.ExternalName = "db.example.com"
+		},
 			"spec.clusterIPs", forbidden, "may not be set for ExternalName services"},
 		{"external IP loopback", func(s *corev1.Service) { s.Spec.ExternalIPs = []string{"127.0.0.1"} }, "spec.externalIPs[0]", invalid, "loopback"},
 		{"external traffic policy on internal service", func(s *corev1.Service) { s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal },
 			"spec.externalTrafficPolicy", invalid, "may only be set for externally-accessible services"},
-		{"internal traffic policy", func(s *corev1.Service) { s.Spec.InternalTrafficPolicy = ptr.To(corev1.ServiceInternalTrafficPolicy("Node")) },
+		{"internal traffic policy", func(s *corev1.Service) {
+			s.Spec.InternalTrafficPolicy = ptr.To(corev1.ServiceInternalTrafficPolicy("Node"))
+		},
 			"spec.internalTrafficPolicy", notSupported, ""},
 		{"source ranges on cluster IP", func(s *corev1.Service) { s.Spec.LoadBalancerSourceRanges = []string{"10.0.0.0/8"} },
 			"spec.loadBalancerSourceRanges", forbidden, ""},
