@@ -20,6 +20,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -53,12 +54,13 @@ type Kind struct {
 }
 
 // Document holds the OpenAPI documents of a set of kinds. They are built by
-// New; their bytes are marshalled on first request and cached. It is safe
-// for concurrent use.
+// New and encoded on first request; the encodings are kept. It is safe for
+// concurrent use.
 type Document struct {
-	v2  *servedV2
-	v3  *handler3.OpenAPIService
-	gvs map[string]bool // group-version paths with a v3 document, "apis/apps/v1"
+	modified time.Time
+	v2       *document
+	v3       map[string]*document // by group-version path, "apis/apps/v1"
+	index    func() (encoded, error)
 }
 
 // info is the info object of every document.
@@ -86,19 +88,20 @@ func New(kinds []Kind) (*Document, error) {
 		}
 	}
 
+	d := &Document{modified: time.Now(), v3: map[string]*document{}}
 	swagger, err := buildV2(groupVersions, merge, kindsOf)
 	if err != nil {
 		return nil, err
 	}
-	d := &Document{v2: newServedV2(swagger, time.Now()), v3: handler3.NewOpenAPIService(), gvs: map[string]bool{}}
+	d.v2 = newDocument(swagger, d.modified, v2Protobuf)
 	for _, g := range groupVersions {
 		doc, err := buildV3(g, merge, kindsOf)
 		if err != nil {
 			return nil, err
 		}
-		d.v3.UpdateGroupVersion(groupVersionPath(g.gv), doc)
-		d.gvs[groupVersionPath(g.gv)] = true
+		d.v3[groupVersionPath(g.gv)] = newDocument(doc, d.modified, handler3.ToV3ProtoBinary)
 	}
+	d.index = sync.OnceValues(d.buildIndex)
 	return d, nil
 }
 
