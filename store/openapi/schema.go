@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/kube-openapi/pkg/builder3/util"
 	"k8s.io/kube-openapi/pkg/common"
 	"k8s.io/kube-openapi/pkg/validation/spec"
@@ -300,4 +301,27 @@ func jsonName(f reflect.StructField) (name string, omitempty bool) {
 		}
 	}
 	return name, omitempty
+}
+
+// addRoots defines roots and all they reach, and marks the definitions of
+// the roots kindsOf names kinds for with x-kubernetes-group-version-kind.
+func (d *definitions) addRoots(roots []reflect.Type, kindsOf map[reflect.Type][]schema.GroupVersionKind) error {
+	for _, t := range roots {
+		name, err := d.add(t)
+		if err != nil {
+			return err
+		}
+		gvks := kindsOf[t]
+		if len(gvks) == 0 {
+			continue
+		}
+		ext := make([]interface{}, len(gvks))
+		for i, gvk := range gvks {
+			ext[i] = map[string]interface{}{"group": gvk.Group, "version": gvk.Version, "kind": gvk.Kind}
+		}
+		s := d.defs[name]
+		s.AddExtension("x-kubernetes-group-version-kind", ext)
+		d.defs[name] = s
+	}
+	return nil
 }
