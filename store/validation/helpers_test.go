@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -193,4 +194,8 @@ func validService() *corev1.Service {
 			},
 		},
 	})
+}
+
+func equalObjects(a, b runtime.Object) bool {
+	return apiequality.Semantic.DeepEqual(a, b)
 }
