@@ -157,6 +157,15 @@ func (c *call) readTarget() error {
 }
 
 func (c *call) get() {
+	switch c.info.Subresource {
+	case "", "status", "scale":
+	case "log":
+		c.fail(apierrors.NewServiceUnavailable("pods/log is served by the node agent running the pod, and none is connected to this server"))
+		return
+	default:
+		c.fail(methodNotAllowed("get", c.kind.GroupResource()))
+		return
+	}
 	if err := c.readTarget(); err != nil {
 		c.fail(err)
 		return

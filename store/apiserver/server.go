@@ -59,7 +59,8 @@ type Config struct {
 	Authenticator authn.Authenticator
 	// Authorizer checks every request; nil allows everything.
 	Authorizer Authorizer
-	// Impersonate applies Impersonate-* headers; nil rejects them.
+	// Impersonate applies Impersonate-* headers, returning API status
+	// errors (403 when not allowed); nil rejects them.
 	Impersonate func(r *http.Request, requester *authn.User) (*authn.User, error)
 	// Admission runs after defaulting and before validation.
 	Admission Admission
@@ -173,6 +174,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeStatus(rec, output{}, apierrors.NewUnauthorized(err.Error()), schema.GroupResource{}, "")
 		return
 	}
+	if hasImpersonation(r) {
+		if user, err = s.impersonate(r, user); err != nil {
+			s.writeStatus(rec, output{}, err, schema.GroupResource{}, "")
+			return
+		}
+	}
 	if s.cfg.Authorizer != nil {
 		if allowed, reason := s.cfg.Authorizer.Authorize(user, info); !allowed {
 			s.writeStatus(rec, output{}, forbidden(user, info, reason), schema.GroupResource{Group: info.APIGroup, Resource: info.Resource}, info.Name)
@@ -204,13 +211,15 @@ func (s *Server) authenticate(r *http.Request) (*authn.User, error) {
 			user = u
 		}
 	}
-	if hasImpersonation(r) {
-		if s.cfg.Impersonate == nil {
-			return nil, apierrors.NewForbidden(schema.GroupResource{Resource: "users"}, "", errImpersonationOff)
-		}
-		return s.cfg.Impersonate(r, user)
-	}
 	return user, nil
+}
+
+// impersonate applies the Impersonate-* headers; errors are API statuses.
+func (s *Server) impersonate(r *http.Request, requester *authn.User) (*authn.User, error) {
+	if s.cfg.Impersonate == nil {
+		return nil, apierrors.NewForbidden(schema.GroupResource{Resource: "users"}, "", errImpersonationOff)
+	}
+	return s.cfg.Impersonate(r, requester)
 }
 
 func hasImpersonation(r *http.Request) bool {

@@ -2,9 +2,10 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"runtime"
 	"time"
 
@@ -81,8 +82,9 @@ func (s *Server) apiConfig(ctx context.Context, reg *registry.Registry, cacher *
 			authenticationv1.SchemeGroupVersion.WithResource("selfsubjectreviews"): selfSubjectReview,
 		},
 		Paths: map[string]http.Handler{
-			"/metrics":  metricsHandler(metrics),
-			"/openapi/": doc.Handler(),
+			"/metrics":      metricsHandler(metrics),
+			"/openapi/":     doc.Handler(),
+			"/debug/pprof/": http.HandlerFunc(pprof.Index),
 		},
 		PublicPaths: map[string]http.Handler{
 			"/healthz": ready, "/readyz": ready, "/livez": ok, "/version": versionHandler, "/version/": versionHandler,
