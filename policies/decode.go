@@ -1,0 +1,361 @@
+package policies
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	yamlv3 "go.yaml.in/yaml/v3"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	sigsjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+)
+
+// policyObject is one of the four RBAC kinds.
+type policyObject interface {
+	runtime.Object
+	metav1.Object
+}
+
+// document is one decoded object and where it came from.
+type document struct {
+	file   string
+	line   int // line of the document's first field
+	kind   string
+	obj    policyObject
+	offset int // added to the lines of root, which count from the document's start
+	root   *yamlv3.Node
+}
+
+// name names d's object for messages.
+func (d *document) name() string {
+	return objectName(d.kind, d.obj.GetNamespace(), d.obj.GetName())
+}
+
+// fieldLine is the line of the field at path in d (see locate).
+func (d *document) fieldLine(path string) int {
+	return d.offset + locate(d.root, parsePath(path), d.root.Line, nil)
+}
+
+// problem is a Problem with the field at path of d.
+func (d *document) problem(path, message string) Problem {
+	return Problem{File: d.file, Line: d.fieldLine(path), Object: d.name(), Field: path, Message: message}
+}
+
+// chunk is the text of one YAML document and the file line it starts on.
+type chunk struct {
+	line int
+	data []byte
+}
+
+// decodeFile decodes every document of f. Documents with errors are left
+// out of the result and described in the problems.
+func decodeFile(f file) ([]*document, []Problem) {
+	chunks := []chunk{{line: 1, data: f.data}}
+	if path.Ext(strings.ToLower(f.name)) != ".json" {
+		chunks = splitDocuments(f.data)
+	}
+	var docs []*document
+	var problems []Problem
+	for _, c := range chunks {
+		d, ps := decodeDocument(f.name, c)
+		problems = append(problems, ps...)
+		if d != nil && len(ps) == 0 {
+			docs = append(docs, d)
+		}
+	}
+	return docs, problems
+}
+
+// splitDocuments cuts YAML text at "---" lines, as kubectl's YAML reader
+// does: a line that starts with "---" followed by nothing but blanks or a
+// comment.
+func splitDocuments(data []byte) []chunk {
+	var out []chunk
+	start, startLine, line := 0, 1, 1
+	for pos := 0; pos < len(data); line++ {
+		end := bytes.IndexByte(data[pos:], '\n')
+		next := len(data)
+		if end >= 0 {
+			next = pos + end + 1
+		}
+		text := data[pos:next]
+		if rest, ok := bytes.CutPrefix(text, []byte("---")); ok {
+			rest = bytes.TrimSpace(rest)
+			if len(rest) == 0 || rest[0] == '#' {
+				out = append(out, chunk{line: startLine, data: data[start:pos]})
+				start, startLine = next, line+1
+			}
+		}
+		pos = next
+	}
+	return append(out, chunk{line: startLine, data: data[start:]})
+}
+
+// decodeDocument decodes one document strictly. It returns nil and no
+// problem for an empty document.
+func decodeDocument(fileName string, c chunk) (*document, []Problem) {
+	var node yamlv3.Node
+	if err := yamlv3.Unmarshal(c.data, &node); err != nil {
+		return nil, yamlProblems(fileName, c.line, err)
+	}
+	if len(node.Content) == 0 || node.Content[0].Tag == "!!null" {
+		return nil, nil
+	}
+	root := node.Content[0]
+	offset := c.line - 1
+	at := func(field, message string) []Problem {
+		return []Problem{{File: fileName, Line: offset + locate(root, parsePath(field), root.Line, nil), Field: field, Message: message}}
+	}
+	if root.Kind != yamlv3.MappingNode {
+		return nil, at("", "a document must be an object with apiVersion and kind, found "+nodeKind(root))
+	}
+	apiVersion, kind := scalar(root, "apiVersion"), scalar(root, "kind")
+	if apiVersion != rbacv1.SchemeGroupVersion.String() {
+		return nil, at("apiVersion", fmt.Sprintf("Unsupported value: %q: supported values: %q (a policy directory holds only RBAC objects)", apiVersion, rbacv1.SchemeGroupVersion.String()))
+	}
+	obj := newObject(kind)
+	if obj == nil {
+		return nil, at("kind", fmt.Sprintf(`Unsupported value: %q: supported values: "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"`, kind))
+	}
+	d := &document{file: fileName, line: offset + root.Line, kind: kind, obj: obj, offset: offset, root: root}
+	data, err := yaml.YAMLToJSONStrict(c.data)
+	if err != nil {
+		return nil, yamlProblems(fileName, c.line, err)
+	}
+	strict, err := sigsjson.UnmarshalStrict(data, obj)
+	if err != nil {
+		return nil, []Problem{d.decodeProblem(err)}
+	}
+	var problems []Problem
+	for _, e := range strict {
+		var fe sigsjson.FieldError
+		if errors.As(e, &fe) {
+			// "unknown field \"rules[0].verb\"" or "duplicate field ..."
+			message, _, _ := strings.Cut(e.Error(), ` "`)
+			problems = append(problems, d.problem(fe.FieldPath(), message))
+			continue
+		}
+		problems = append(problems, d.problem("", e.Error()))
+	}
+	return d, problems
+}
+
+// decodeProblem describes an error of json.Unmarshal, pointing at the
+// offending field when it can.
+func (d *document) decodeProblem(err error) Problem {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		return Problem{File: d.file, Line: d.line, Object: d.name(), Message: err.Error()}
+	}
+	got, _, _ := strings.Cut(te.Value, " ")
+	line := d.offset + locate(d.root, parsePath(te.Field), d.root.Line, func(n *yamlv3.Node) bool { return jsonKind(n) == got })
+	return Problem{File: d.file, Line: line, Object: d.name(), Field: te.Field,
+		Message: fmt.Sprintf("must be %s, not %s", typeWord(te.Type), got)}
+}
+
+// newObject returns an empty object of an RBAC kind, or nil for any other.
+func newObject(kind string) policyObject {
+	switch kind {
+	case "Role":
+		return &rbacv1.Role{}
+	case "ClusterRole":
+		return &rbacv1.ClusterRole{}
+	case "RoleBinding":
+		return &rbacv1.RoleBinding{}
+	case "ClusterRoleBinding":
+		return &rbacv1.ClusterRoleBinding{}
+	}
+	return nil
+}
+
+// yamlLine matches the position in a YAML parser's message.
+var yamlLine = regexp.MustCompile(`line (\d+): `)
+
+// yamlProblems turns a YAML parser error into problems at file lines; the
+// parser counts lines from the document's first line, firstLine.
+func yamlProblems(fileName string, firstLine int, err error) []Problem {
+	text := err.Error()
+	text = strings.TrimPrefix(text, "error converting YAML to JSON: ")
+	text = strings.TrimPrefix(text, "yaml: ")
+	text = strings.TrimPrefix(text, "unmarshal errors:\n")
+	var out []Problem
+	for _, msg := range strings.Split(text, "\n") {
+		msg = strings.TrimSpace(msg)
+		p := Problem{File: fileName, Line: firstLine, Message: "invalid YAML: " + msg}
+		if m := yamlLine.FindStringSubmatchIndex(msg); m != nil {
+			n, _ := strconv.Atoi(msg[m[2]:m[3]])
+			p.Line = firstLine - 1 + n
+			p.Message = "invalid YAML: " + msg[:m[0]] + msg[m[1]:]
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// scalar is the value of key in mapping n, or "".
+func scalar(n *yamlv3.Node, key string) string {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key && n.Content[i+1].Kind == yamlv3.ScalarNode {
+			return n.Content[i+1].Value
+		}
+	}
+	return ""
+}
+
+// segment is one step of a field path: a key, or an index when index >= 0.
+type segment struct {
+	key   string
+	index int
+}
+
+// parsePath splits a field path as field.Path and encoding/json write it:
+// "rules[0].verbs", "metadata.labels[app.kubernetes.io/name]".
+func parsePath(p string) []segment {
+	var segs []segment
+	for p != "" {
+		switch p[0] {
+		case '.':
+			p = p[1:]
+		case '[':
+			end := strings.IndexByte(p, ']')
+			if end < 0 {
+				end = len(p)
+			}
+			inner := p[1:end]
+			if i, err := strconv.Atoi(inner); err == nil {
+				segs = append(segs, segment{index: i})
+			} else {
+				segs = append(segs, segment{key: inner, index: -1})
+			}
+			p = p[min(end+1, len(p)):]
+		default:
+			end := strings.IndexAny(p, ".[")
+			if end < 0 {
+				end = len(p)
+			}
+			segs = append(segs, segment{key: p[:end], index: -1})
+			p = p[end:]
+		}
+	}
+	return segs
+}
+
+// locate returns the line of the field at segs below n: the line of its key,
+// or of the deepest enclosing field present when the field itself is missing
+// (a required field points at its parent). at is the line of n's own key.
+// A key segment applied to a list (encoding/json's type errors name fields
+// without indices) picks the first element where want accepts the field
+// found, or where the field exists if none does.
+func locate(n *yamlv3.Node, segs []segment, at int, want func(*yamlv3.Node) bool) int {
+	line, _ := locateOK(n, segs, at, want)
+	return line
+}
+
+func locateOK(n *yamlv3.Node, segs []segment, at int, want func(*yamlv3.Node) bool) (int, bool) {
+	if n.Kind == yamlv3.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if len(segs) == 0 {
+		return at, want == nil || want(n)
+	}
+	seg := segs[0]
+	switch {
+	case n.Kind == yamlv3.MappingNode && seg.index < 0:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == seg.key {
+				return locateOK(n.Content[i+1], segs[1:], n.Content[i].Line, want)
+			}
+		}
+	case n.Kind == yamlv3.SequenceNode && seg.index >= 0:
+		if seg.index < len(n.Content) {
+			return locateOK(n.Content[seg.index], segs[1:], n.Content[seg.index].Line, want)
+		}
+	case n.Kind == yamlv3.SequenceNode:
+		first := 0
+		for _, c := range n.Content {
+			line, ok := locateOK(c, segs, c.Line, want)
+			if ok {
+				return line, true
+			}
+			if first == 0 && line != c.Line {
+				first = line
+			}
+		}
+		if first != 0 {
+			return first, false
+		}
+	}
+	return at, false
+}
+
+// jsonKind names the JSON type a YAML node decodes to, as
+// json.UnmarshalTypeError.Value does.
+func jsonKind(n *yamlv3.Node) string {
+	switch n.Kind {
+	case yamlv3.MappingNode:
+		return "object"
+	case yamlv3.SequenceNode:
+		return "array"
+	case yamlv3.AliasNode:
+		if n.Alias != nil {
+			return jsonKind(n.Alias)
+		}
+	case yamlv3.ScalarNode:
+		switch n.Tag {
+		case "!!int", "!!float":
+			return "number"
+		case "!!bool":
+			return "bool"
+		case "!!null":
+			return "null"
+		}
+		return "string"
+	}
+	return ""
+}
+
+// nodeKind names a YAML node's type for messages.
+func nodeKind(n *yamlv3.Node) string {
+	switch jsonKind(n) {
+	case "array":
+		return "a list"
+	case "object":
+		return "an object"
+	case "":
+		return "nothing"
+	}
+	return "a " + jsonKind(n)
+}
+
+// typeWord names a Go type as a YAML author thinks of it.
+func typeWord(t reflect.Type) string {
+	if t == nil {
+		return "a value"
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Pointer:
+		return typeWord(t.Elem())
+	}
+	return "a " + t.String()
+}
