@@ -103,9 +103,16 @@ func splitDocuments(data []byte) []chunk {
 // decodeDocument decodes one document strictly. It returns nil and no
 // problem for an empty document.
 func decodeDocument(fileName string, c chunk) (*document, []Problem) {
+	// The YAML is parsed twice: by sigs.k8s.io/yaml, as kubectl does, for
+	// the JSON to decode and its syntax errors; by yaml.v3 for the line of
+	// every field.
+	data, err := yaml.YAMLToJSONStrict(c.data)
+	if err != nil {
+		return nil, yamlProblems(fileName, c.line, c.data, err)
+	}
 	var node yamlv3.Node
 	if err := yamlv3.Unmarshal(c.data, &node); err != nil {
-		return nil, yamlProblems(fileName, c.line, err)
+		return nil, yamlProblems(fileName, c.line, c.data, err)
 	}
 	if len(node.Content) == 0 || node.Content[0].Tag == "!!null" {
 		return nil, nil
@@ -127,10 +134,6 @@ func decodeDocument(fileName string, c chunk) (*document, []Problem) {
 		return nil, at("kind", fmt.Sprintf(`Unsupported value: %q: supported values: "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"`, kind))
 	}
 	d := &document{file: fileName, line: offset + root.Line, kind: kind, obj: obj, offset: offset, root: root}
-	data, err := yaml.YAMLToJSONStrict(c.data)
-	if err != nil {
-		return nil, yamlProblems(fileName, c.line, err)
-	}
 	strict, err := sigsjson.UnmarshalStrict(data, obj)
 	if err != nil {
 		return nil, []Problem{d.decodeProblem(err)}
@@ -158,8 +161,11 @@ func (d *document) decodeProblem(err error) Problem {
 	}
 	got, _, _ := strings.Cut(te.Value, " ")
 	line := d.offset + locate(d.root, parsePath(te.Field), d.root.Line, func(n *yamlv3.Node) bool { return jsonKind(n) == got })
-	return Problem{File: d.file, Line: line, Object: d.name(), Field: te.Field,
-		Message: fmt.Sprintf("must be %s, not %s", typeWord(te.Type), got)}
+	message := fmt.Sprintf("must be %s, not %s", typeWord(te.Type), got)
+	if got == "bool" {
+		message += ` (quote values such as "n", "no", "on" or "off", which YAML reads as booleans)`
+	}
+	return Problem{File: d.file, Line: line, Object: d.name(), Field: te.Field, Message: message}
 }
 
 // newObject returns an empty object of an RBAC kind, or nil for any other.
@@ -181,8 +187,10 @@ func newObject(kind string) policyObject {
 var yamlLine = regexp.MustCompile(`line (\d+): `)
 
 // yamlProblems turns a YAML parser error into problems at file lines; the
-// parser counts lines from the document's first line, firstLine.
-func yamlProblems(fileName string, firstLine int, err error) []Problem {
+// parser counts lines from the document's first line, firstLine. The
+// parser's own errors ("did not find expected key") count from 0 where
+// the scanner's and the decoder's count from 1.
+func yamlProblems(fileName string, firstLine int, data []byte, err error) []Problem {
 	text := err.Error()
 	text = strings.TrimPrefix(text, "error converting YAML to JSON: ")
 	text = strings.TrimPrefix(text, "yaml: ")
@@ -193,12 +201,23 @@ func yamlProblems(fileName string, firstLine int, err error) []Problem {
 		p := Problem{File: fileName, Line: firstLine, Message: "invalid YAML: " + msg}
 		if m := yamlLine.FindStringSubmatchIndex(msg); m != nil {
 			n, _ := strconv.Atoi(msg[m[2]:m[3]])
+			if strings.HasPrefix(msg[m[1]:], "did not find expected") {
+				n++
+			}
 			p.Line = firstLine - 1 + n
 			p.Message = "invalid YAML: " + msg[:m[0]] + msg[m[1]:]
+		}
+		if last := firstLine - 1 + lastLine(data); p.Line > last {
+			p.Line = last // an error at the end of the stream
 		}
 		out = append(out, p)
 	}
 	return out
+}
+
+// lastLine is the number of the last line of data that is not blank.
+func lastLine(data []byte) int {
+	return bytes.Count(bytes.TrimRight(data, " \t\r\n"), []byte("\n")) + 1
 }
 
 // scalar is the value of key in mapping n, or "".
@@ -254,47 +273,51 @@ func parsePath(p string) []segment {
 // (a required field points at its parent). at is the line of n's own key.
 // A key segment applied to a list (encoding/json's type errors name fields
 // without indices) picks the first element where want accepts the field
-// found, or where the field exists if none does.
+// found, or else the first element where the field exists.
 func locate(n *yamlv3.Node, segs []segment, at int, want func(*yamlv3.Node) bool) int {
-	line, _ := locateOK(n, segs, at, want)
+	line, _ := locateScored(n, segs, at, want)
 	return line
 }
 
-func locateOK(n *yamlv3.Node, segs []segment, at int, want func(*yamlv3.Node) bool) (int, bool) {
+// How well locateScored found a field.
+const (
+	missing  = iota // not found: the line is an ancestor's
+	found           // found, but want rejects it
+	accepted        // found and accepted
+)
+
+func locateScored(n *yamlv3.Node, segs []segment, at int, want func(*yamlv3.Node) bool) (int, int) {
 	if n.Kind == yamlv3.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
 	if len(segs) == 0 {
-		return at, want == nil || want(n)
+		if want == nil || want(n) {
+			return at, accepted
+		}
+		return at, found
 	}
 	seg := segs[0]
 	switch {
 	case n.Kind == yamlv3.MappingNode && seg.index < 0:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if n.Content[i].Value == seg.key {
-				return locateOK(n.Content[i+1], segs[1:], n.Content[i].Line, want)
+				return locateScored(n.Content[i+1], segs[1:], n.Content[i].Line, want)
 			}
 		}
 	case n.Kind == yamlv3.SequenceNode && seg.index >= 0:
 		if seg.index < len(n.Content) {
-			return locateOK(n.Content[seg.index], segs[1:], n.Content[seg.index].Line, want)
+			return locateScored(n.Content[seg.index], segs[1:], n.Content[seg.index].Line, want)
 		}
 	case n.Kind == yamlv3.SequenceNode:
-		first := 0
+		best, bestScore := at, missing
 		for _, c := range n.Content {
-			line, ok := locateOK(c, segs, c.Line, want)
-			if ok {
-				return line, true
-			}
-			if first == 0 && line != c.Line {
-				first = line
+			if line, score := locateScored(c, segs, c.Line, want); score > bestScore {
+				best, bestScore = line, score
 			}
 		}
-		if first != 0 {
-			return first, false
-		}
+		return best, bestScore
 	}
-	return at, false
+	return at, missing
 }
 
 // jsonKind names the JSON type a YAML node decodes to, as
@@ -318,9 +341,20 @@ func jsonKind(n *yamlv3.Node) string {
 		case "!!null":
 			return "null"
 		}
+		if n.Style == 0 && yaml11Bools[n.Value] {
+			return "bool"
+		}
 		return "string"
 	}
 	return ""
+}
+
+// yaml11Bools are the plain scalars YAML 1.1 (sigs.k8s.io/yaml, kubectl)
+// reads as booleans where YAML 1.2 (yaml.v3) reads strings.
+var yaml11Bools = map[string]bool{
+	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true,
+	"n": true, "N": true, "no": true, "No": true, "NO": true,
+	"on": true, "On": true, "ON": true, "off": true, "Off": true, "OFF": true,
 }
 
 // nodeKind names a YAML node's type for messages.

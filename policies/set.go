@@ -80,10 +80,11 @@ func load(sources []Source) loadResult {
 			fmt.Fprintf(h, "file %q %d\n", f.name, len(f.data))
 			h.Write(f.data)
 			docs, problems := decodeFile(f)
-			b.errors = append(b.errors, problems...)
 			for _, d := range docs {
-				b.add(d)
+				problems = append(problems, b.add(d)...)
 			}
+			slices.SortStableFunc(problems, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
+			b.errors = append(b.errors, problems...)
 		}
 	}
 	h.Sum(r.digest[:0])
@@ -105,20 +106,17 @@ type builder struct {
 	errors, warnings    []Problem
 }
 
-// add defaults and validates d and keeps it when it is valid and its name
-// is new.
-func (b *builder) add(d *document) {
+// add defaults and validates d, and keeps it when it is valid and its name
+// is new. It returns d's errors.
+func (b *builder) add(d *document) []Problem {
 	setDefaults(d.obj)
-	invalid := validate(d.obj)
-	b.errors = append(b.errors, d.fieldProblems(invalid)...)
-	b.warnings = append(b.warnings, d.fieldProblems(lint(d.obj))...)
-	if len(invalid) > 0 {
-		return
+	if invalid := validate(d.obj); len(invalid) > 0 {
+		return d.fieldProblems(invalid)
 	}
+	b.warnings = append(b.warnings, d.fieldProblems(lint(d.obj))...)
 	key := d.kind + "/" + d.obj.GetNamespace() + "/" + d.obj.GetName()
 	if first, ok := b.seen[key]; ok {
-		b.errors = append(b.errors, d.problem("metadata.name", fmt.Sprintf("duplicate: already defined at %s:%d", first.file, first.line)))
-		return
+		return []Problem{d.problem("metadata.name", fmt.Sprintf("duplicate: already defined at %s:%d", first.file, first.line))}
 	}
 	b.seen[key] = d
 	d.obj.SetAnnotations(withAnnotation(d.obj.GetAnnotations(), SourceAnnotation, fmt.Sprintf("%s:%d", d.file, d.line)))
@@ -132,6 +130,7 @@ func (b *builder) add(d *document) {
 	case "ClusterRoleBinding":
 		b.clusterRoleBindings = append(b.clusterRoleBindings, d)
 	}
+	return nil
 }
 
 // build checks role references, aggregates ClusterRoles and sorts.
