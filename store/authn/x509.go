@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // CertAuthenticator authenticates requests by their TLS client certificate:
@@ -14,7 +17,14 @@ import (
 // groups, as kube-apiserver reads them.
 type CertAuthenticator struct {
 	roots *x509.CertPool
+	// verified remembers certificates that passed verification, by their
+	// SHA-256, so a connection's requests pay for the signature checks once.
+	verified sync.Map // [32]byte → *User
+	size     atomic.Int32
 }
+
+// maxVerified bounds the verified-certificate cache; it is emptied when full.
+const maxVerified = 1024
 
 // NewCertAuthenticator returns an authenticator that accepts client
 // certificates issued by a CA in roots.
@@ -31,6 +41,10 @@ func (a *CertAuthenticator) Authenticate(r *http.Request) (*User, bool, error) {
 		return nil, false, nil
 	}
 	cert := r.TLS.PeerCertificates[0]
+	sum := sha256.Sum256(cert.Raw)
+	if u, ok := a.verified.Load(sum); ok && time.Now().Before(cert.NotAfter) {
+		return u.(*User).clone(), true, nil
+	}
 	intermediates := x509.NewCertPool()
 	for _, c := range r.TLS.PeerCertificates[1:] {
 		intermediates.AddCert(c)
@@ -46,10 +60,15 @@ func (a *CertAuthenticator) Authenticate(r *http.Request) (*User, bool, error) {
 	if cert.Subject.CommonName == "" {
 		return nil, false, fmt.Errorf("client certificate (serial %s) has no common name to use as user name", cert.SerialNumber)
 	}
-	sum := sha256.Sum256(cert.Raw)
-	return &User{
+	user := &User{
 		Name:   cert.Subject.CommonName,
 		Groups: slices.Clone(cert.Subject.Organization),
 		Extra:  map[string][]string{CredentialIDKey: {"X509SHA256=" + hex.EncodeToString(sum[:])}},
-	}, true, nil
+	}
+	if a.size.Add(1) > maxVerified {
+		a.verified.Clear()
+		a.size.Store(1)
+	}
+	a.verified.Store(sum, user)
+	return user.clone(), true, nil
 }

@@ -84,7 +84,7 @@ func (s *Server) apiConfig(ctx context.Context, reg *registry.Registry, cacher *
 		Paths: map[string]http.Handler{
 			"/metrics":      metricsHandler(metrics),
 			"/openapi/":     doc.Handler(),
-			"/debug/pprof/": http.HandlerFunc(pprof.Index),
+			"/debug/pprof/": pprofHandler(),
 		},
 		PublicPaths: map[string]http.Handler{
 			"/healthz": ready, "/readyz": ready, "/livez": ok, "/version": versionHandler, "/version/": versionHandler,
@@ -147,4 +147,15 @@ func openapiKinds(reg *registry.Registry) []openapi.Kind {
 		out = append(out, openapi.Kind{GVK: k.GVK, Resource: k.Resource, Namespaced: k.Namespaced, Object: k.New(), List: k.NewList(), Verbs: k.Verbs(), Subresources: subs})
 	}
 	return out
+}
+
+// pprofHandler serves Go's profiles (admin only: RBAC grants no one else
+// the path).
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	return mux
 }
