@@ -1,13 +1,17 @@
 package openapi
 
 import (
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	openapi_v2 "github.com/google/gnostic-models/openapiv2"
@@ -512,5 +516,39 @@ func TestNewRejects(t *testing.T) {
 	binding := Kind{GVK: corev1.SchemeGroupVersion.WithKind("Binding"), Resource: "bindings", Namespaced: true, Object: &corev1.Binding{}, Verbs: []string{"create"}}
 	if _, err := New([]Kind{binding}); err != nil {
 		t.Errorf("New(create-only kind): %v", err)
+	}
+}
+
+// TestConcurrentFirstRequests checks that requests racing to encode the
+// documents first all get the same answer.
+func TestConcurrentFirstRequests(t *testing.T) {
+	d, err := New(berthKinds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := d.Handler()
+	paths := []string{"/openapi/v3", "/openapi/v2", "/openapi/v3/apis/apps/v1"}
+	const clients = 4
+	bodies := make([][]string, clients)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, p := range paths {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p, nil))
+				bodies[c] = append(bodies[c], fmt.Sprintf("%d %x", rec.Code, sha256.Sum256(rec.Body.Bytes())))
+			}
+		}()
+	}
+	wg.Wait()
+	for c := 1; c < clients; c++ {
+		if !slices.Equal(bodies[c], bodies[0]) {
+			t.Errorf("client %d got %v, client 0 got %v", c, bodies[c], bodies[0])
+		}
+	}
+	if !strings.HasPrefix(bodies[0][0], "200 ") {
+		t.Errorf("answers: %v", bodies[0])
 	}
 }
