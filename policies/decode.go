@@ -25,29 +25,47 @@ type policyObject interface {
 	metav1.Object
 }
 
-// document is one decoded object and where it came from.
+// document is one YAML document being decoded, and where it came from.
 type document struct {
 	file   string
 	line   int // line of the document's first field
+	offset int // added to the lines yaml.v3 counts from the document's start
+	text   []byte
 	kind   string
-	obj    policyObject
-	offset int // added to the lines of root, which count from the document's start
-	root   *yamlv3.Node
+	obj    policyObject // nil until kind is known
+
+	parsed bool
+	root   *yamlv3.Node // the document's top node; nil if yaml.v3 cannot parse it
 }
 
-// name names d's object for messages.
+// name names d's object for messages, or is empty before it is decoded.
 func (d *document) name() string {
+	if d.obj == nil {
+		return ""
+	}
 	return objectName(d.kind, d.obj.GetNamespace(), d.obj.GetName())
 }
 
-// fieldLine is the line of the field at path in d (see locate).
-func (d *document) fieldLine(path string) int {
-	return d.offset + locate(d.root, parsePath(path), d.root.Line, nil)
+// fieldLine is the line of the field at path in d (see locate); want, if
+// not nil, picks among the elements of a list. The YAML is parsed for
+// positions only here, when a problem needs one: most documents have none.
+func (d *document) fieldLine(path string, want func(*yamlv3.Node) bool) int {
+	if !d.parsed {
+		d.parsed = true
+		var node yamlv3.Node
+		if yamlv3.Unmarshal(d.text, &node) == nil && len(node.Content) > 0 {
+			d.root = node.Content[0]
+		}
+	}
+	if d.root == nil {
+		return d.line
+	}
+	return d.offset + locate(d.root, parsePath(path), d.root.Line, want)
 }
 
 // problem is a Problem with the field at path of d.
 func (d *document) problem(path, message string) Problem {
-	return Problem{File: d.file, Line: d.fieldLine(path), Object: d.name(), Field: path, Message: message}
+	return Problem{File: d.file, Line: d.fieldLine(path, nil), Object: d.name(), Field: path, Message: message}
 }
 
 // chunk is the text of one YAML document and the file line it starts on.
@@ -103,38 +121,32 @@ func splitDocuments(data []byte) []chunk {
 // decodeDocument decodes one document strictly. It returns nil and no
 // problem for an empty document.
 func decodeDocument(fileName string, c chunk) (*document, []Problem) {
-	// The YAML is parsed twice: by sigs.k8s.io/yaml, as kubectl does, for
-	// the JSON to decode and its syntax errors; by yaml.v3 for the line of
-	// every field.
+	// sigs.k8s.io/yaml reads YAML as kubectl does (YAML 1.1); the lines of
+	// fields come from yaml.v3, on demand.
 	data, err := yaml.YAMLToJSONStrict(c.data)
 	if err != nil {
 		return nil, yamlProblems(fileName, c.line, c.data, err)
 	}
-	var node yamlv3.Node
-	if err := yamlv3.Unmarshal(c.data, &node); err != nil {
-		return nil, yamlProblems(fileName, c.line, c.data, err)
-	}
-	if len(node.Content) == 0 || node.Content[0].Tag == "!!null" {
+	d := &document{file: fileName, line: c.line + firstContentLine(c.data), offset: c.line - 1, text: c.data}
+	data = bytes.TrimSpace(data)
+	switch {
+	case len(data) == 0 || string(data) == "null":
 		return nil, nil
+	case data[0] != '{':
+		return nil, []Problem{d.problem("", "a document must be an object with apiVersion and kind, found "+jsonValueKind(data))}
 	}
-	root := node.Content[0]
-	offset := c.line - 1
-	at := func(field, message string) []Problem {
-		return []Problem{{File: fileName, Line: offset + locate(root, parsePath(field), root.Line, nil), Field: field, Message: message}}
+	var tm metav1.TypeMeta
+	if err := json.Unmarshal(data, &tm); err != nil {
+		return nil, []Problem{d.problem("", "apiVersion and kind must be strings")}
 	}
-	if root.Kind != yamlv3.MappingNode {
-		return nil, at("", "a document must be an object with apiVersion and kind, found "+nodeKind(root))
+	if tm.APIVersion != rbacv1.SchemeGroupVersion.String() {
+		return nil, []Problem{d.problem("apiVersion", fmt.Sprintf("Unsupported value: %q: supported values: %q (a policy directory holds only RBAC objects)", tm.APIVersion, rbacv1.SchemeGroupVersion.String()))}
 	}
-	apiVersion, kind := scalar(root, "apiVersion"), scalar(root, "kind")
-	if apiVersion != rbacv1.SchemeGroupVersion.String() {
-		return nil, at("apiVersion", fmt.Sprintf("Unsupported value: %q: supported values: %q (a policy directory holds only RBAC objects)", apiVersion, rbacv1.SchemeGroupVersion.String()))
+	if d.obj = newObject(tm.Kind); d.obj == nil {
+		return nil, []Problem{d.problem("kind", fmt.Sprintf(`Unsupported value: %q: supported values: "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"`, tm.Kind))}
 	}
-	obj := newObject(kind)
-	if obj == nil {
-		return nil, at("kind", fmt.Sprintf(`Unsupported value: %q: supported values: "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"`, kind))
-	}
-	d := &document{file: fileName, line: offset + root.Line, kind: kind, obj: obj, offset: offset, root: root}
-	strict, err := sigsjson.UnmarshalStrict(data, obj)
+	d.kind = tm.Kind
+	strict, err := sigsjson.UnmarshalStrict(data, d.obj)
 	if err != nil {
 		return nil, []Problem{d.decodeProblem(err)}
 	}
@@ -152,6 +164,31 @@ func decodeDocument(fileName string, c chunk) (*document, []Problem) {
 	return d, problems
 }
 
+// firstContentLine is the 0-based line of text's first line that is not
+// blank, a comment or a directive: where yaml.v3 puts the top node.
+func firstContentLine(text []byte) int {
+	for i, line := range bytes.Split(text, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) > 0 && line[0] != '#' && line[0] != '%' && !bytes.HasPrefix(line, []byte("---")) {
+			return i
+		}
+	}
+	return 0
+}
+
+// jsonValueKind names the JSON value data holds, for messages.
+func jsonValueKind(data []byte) string {
+	switch data[0] {
+	case '[':
+		return "a list"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a bool"
+	}
+	return "a number"
+}
+
 // decodeProblem describes an error of json.Unmarshal, pointing at the
 // offending field when it can.
 func (d *document) decodeProblem(err error) Problem {
@@ -160,7 +197,7 @@ func (d *document) decodeProblem(err error) Problem {
 		return Problem{File: d.file, Line: d.line, Object: d.name(), Message: err.Error()}
 	}
 	got, _, _ := strings.Cut(te.Value, " ")
-	line := d.offset + locate(d.root, parsePath(te.Field), d.root.Line, func(n *yamlv3.Node) bool { return jsonKind(n) == got })
+	line := d.fieldLine(te.Field, func(n *yamlv3.Node) bool { return jsonKind(n) == got })
 	message := fmt.Sprintf("must be %s, not %s", typeWord(te.Type), got)
 	if got == "bool" {
 		message += ` (quote values such as "n", "no", "on" or "off", which YAML reads as booleans)`
@@ -218,16 +255,6 @@ func yamlProblems(fileName string, firstLine int, data []byte, err error) []Prob
 // lastLine is the number of the last line of data that is not blank.
 func lastLine(data []byte) int {
 	return bytes.Count(bytes.TrimRight(data, " \t\r\n"), []byte("\n")) + 1
-}
-
-// scalar is the value of key in mapping n, or "".
-func scalar(n *yamlv3.Node, key string) string {
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key && n.Content[i+1].Kind == yamlv3.ScalarNode {
-			return n.Content[i+1].Value
-		}
-	}
-	return ""
 }
 
 // segment is one step of a field path: a key, or an index when index >= 0.
@@ -355,19 +382,6 @@ var yaml11Bools = map[string]bool{
 	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true,
 	"n": true, "N": true, "no": true, "No": true, "NO": true,
 	"on": true, "On": true, "ON": true, "off": true, "Off": true, "OFF": true,
-}
-
-// nodeKind names a YAML node's type for messages.
-func nodeKind(n *yamlv3.Node) string {
-	switch jsonKind(n) {
-	case "array":
-		return "a list"
-	case "object":
-		return "an object"
-	case "":
-		return "nothing"
-	}
-	return "a " + jsonKind(n)
 }
 
 // typeWord names a Go type as a YAML author thinks of it.
