@@ -126,9 +126,12 @@ func (c *call) apply(data []byte) {
 		a, _ := meta.Accessor(live)
 		a.SetName(c.info.Name)
 		a.SetNamespace(c.info.Namespace)
-		created, err := c.createObject(live, func(obj runtime.Object) (runtime.Object, error) {
-			return fm.Apply(obj, applied, manager, force)
-		})
+		obj, err := fm.Apply(live, applied, manager, force)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		created, err := c.createObject(obj, func(obj runtime.Object) (runtime.Object, error) { return obj, nil })
 		if err != nil {
 			c.fail(err)
 			return

@@ -237,6 +237,10 @@ func (c *call) mutate(next NextFunc) (runtime.Object, error) {
 		if finish, err = c.admit(Update, obj, current); err != nil {
 			return nil, err
 		}
+		// A binding only sets spec.nodeName, which pod updates may not.
+		if c.info.Subresource == "binding" {
+			return obj, nil
+		}
 		if errs := c.s.validateUpdate(obj, current); len(errs) > 0 {
 			a, _ := meta.Accessor(obj)
 			return nil, apierrors.NewInvalid(c.kind.GVK.GroupKind(), a.GetName(), errs)
@@ -286,6 +290,8 @@ func (c *call) prepareUpdate(obj, current runtime.Object) error {
 	switch c.info.Subresource {
 	case "status":
 		copyField(obj, current, "Spec")
+	case "binding":
+		// A binding sets spec.nodeName and the PodScheduled condition.
 	default:
 		if c.kind.HasStatus {
 			copyField(obj, current, "Status")

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/berth-io/berth/policies"
 	"github.com/berth-io/berth/store/apiserver"
 	"github.com/berth-io/berth/store/authn"
+	"github.com/berth-io/berth/store/registry"
 )
 
 // policyAuthorizer is what the API needs of the file-backed RBAC policies.
@@ -97,4 +99,63 @@ func (r rbac) accessReview(_ context.Context, requester *authn.User, obj k8srunt
 		a.SetCreationTimestamp(metav1.Now())
 	}
 	return obj, nil
+}
+
+// rulesReview answers SelfSubjectRulesReview (kubectl auth can-i --list).
+func rulesReview(pol *policies.Store) apiserver.VirtualFunc {
+	return func(_ context.Context, user *authn.User, obj k8sruntime.Object) (k8sruntime.Object, error) {
+		review := obj.(*authorizationv1.SelfSubjectRulesReview)
+		if review.Spec.Namespace == "" {
+			return nil, apierrors.NewBadRequest("spec.namespace is required")
+		}
+		resources, nonResources := pol.RulesFor(user.Name, user.Groups, review.Spec.Namespace)
+		review.Status = authorizationv1.SubjectRulesReviewStatus{ResourceRules: resources, NonResourceRules: nonResources}
+		review.CreationTimestamp = metav1.Now()
+		return review, nil
+	}
+}
+
+// policyObjects serves the RBAC objects of the policy files, read-only.
+func policyObjects(pol *policies.Store) func(kind *registry.Kind) []k8sruntime.Object {
+	return func(kind *registry.Kind) []k8sruntime.Object {
+		objs := pol.Objects()
+		var out []k8sruntime.Object
+		switch kind.GVK.Kind {
+		case "Role":
+			for _, o := range objs.Roles {
+				out = append(out, withKind(o, kind))
+			}
+		case "ClusterRole":
+			for _, o := range objs.ClusterRoles {
+				out = append(out, withKind(o, kind))
+			}
+		case "RoleBinding":
+			for _, o := range objs.RoleBindings {
+				out = append(out, withKind(o, kind))
+			}
+		case "ClusterRoleBinding":
+			for _, o := range objs.ClusterRoleBindings {
+				out = append(out, withKind(o, kind))
+			}
+		}
+		return out
+	}
+}
+
+// withKind is a copy of obj with its apiVersion and kind set.
+func withKind(obj k8sruntime.Object, kind *registry.Kind) k8sruntime.Object {
+	out := obj.DeepCopyObject()
+	out.GetObjectKind().SetGroupVersionKind(kind.GVK)
+	return out
+}
+
+// policyStatusHandler shows admins the policy generation in force and the
+// problems of the latest load, with file:line.
+func policyStatusHandler(pol *policies.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(pol.Status())
+	})
 }

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/version"
 
+	"github.com/berth-io/berth/policies"
 	"github.com/berth-io/berth/store/admission"
 	"github.com/berth-io/berth/store/apiserver"
 	"github.com/berth-io/berth/store/authn"
@@ -48,6 +49,17 @@ func (s *Server) apiConfig(ctx context.Context, reg *registry.Registry, cacher *
 	if err != nil {
 		return apiserver.Config{}, err
 	}
+	pol, err := policies.NewStore(policies.Config{Dirs: opts.PolicyDirs, Metrics: metrics, Log: opts.Log})
+	if err != nil {
+		return apiserver.Config{}, err
+	}
+	s.Policies = pol
+	go func() {
+		if err := pol.Run(ctx); err != nil && ctx.Err() == nil {
+			opts.Log.Error("policy file watcher stopped; policies no longer reload", "err", err)
+		}
+	}()
+	az := rbac{policies: pol}
 	doc, err := openapi.New(openapiKinds(reg))
 	if err != nil {
 		return apiserver.Config{}, fmt.Errorf("building the OpenAPI documents: %w", err)
@@ -75,16 +87,24 @@ func (s *Server) apiConfig(ctx context.Context, reg *registry.Registry, cacher *
 			ValidateUpdate: validation.ValidateUpdate,
 		},
 		Authenticator: authenticator,
+		Authorizer:    az,
+		Impersonate:   az.impersonation,
+		ReadOnly:      policyObjects(pol),
 		Admission:     admission.New(get, ips, ports, opts.Log),
 		Tokens:        tokens.issue,
 		Virtual: map[schema.GroupVersionResource]apiserver.VirtualFunc{
-			authenticationv1.SchemeGroupVersion.WithResource("tokenreviews"):       tokens.review,
-			authenticationv1.SchemeGroupVersion.WithResource("selfsubjectreviews"): selfSubjectReview,
+			authenticationv1.SchemeGroupVersion.WithResource("tokenreviews"):             tokens.review,
+			authenticationv1.SchemeGroupVersion.WithResource("selfsubjectreviews"):       selfSubjectReview,
+			authorizationv1.SchemeGroupVersion.WithResource("selfsubjectaccessreviews"):  az.accessReview,
+			authorizationv1.SchemeGroupVersion.WithResource("subjectaccessreviews"):      az.accessReview,
+			authorizationv1.SchemeGroupVersion.WithResource("localsubjectaccessreviews"): az.accessReview,
+			authorizationv1.SchemeGroupVersion.WithResource("selfsubjectrulesreviews"):   rulesReview(pol),
 		},
 		Paths: map[string]http.Handler{
-			"/metrics":      metricsHandler(metrics),
-			"/openapi/":     doc.Handler(),
-			"/debug/pprof/": pprofHandler(),
+			"/metrics":        metricsHandler(metrics),
+			"/openapi/":       doc.Handler(),
+			"/debug/pprof/":   pprofHandler(),
+			"/debug/policies": policyStatusHandler(pol),
 		},
 		PublicPaths: map[string]http.Handler{
 			"/healthz": ready, "/readyz": ready, "/livez": ok, "/version": versionHandler, "/version/": versionHandler,

@@ -26,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/berth-io/berth/policies"
 	"github.com/berth-io/berth/store/admission"
 	"github.com/berth-io/berth/store/allocator"
 	"github.com/berth-io/berth/store/apiserver"
@@ -85,6 +86,8 @@ type Server struct {
 	Etcd     *clientv3.Client
 	Store    *storage.Store
 	Registry *registry.Registry
+	// Policies are the RBAC policy files in force.
+	Policies *policies.Store
 
 	httpServer *http.Server
 	listener   net.Listener
