@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 )
@@ -374,5 +375,15 @@ subjects: [{kind: User, name: prometheus}]
 	}
 	if len(monitoring.Rules) != 2 {
 		t.Errorf("monitoring has %d rules, want 2 (deduplicated): %v", len(monitoring.Rules), monitoring.Rules)
+	}
+}
+
+func TestLoadRejectsRedefiningABootstrapRole(t *testing.T) {
+	user := Source{Name: "user", FS: fstest.MapFS{"view.yaml": {Data: []byte("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: view}\n")}}}
+	_, err := LoadSources(Bootstrap(), user)
+	var le *LoadError
+	if !errors.As(err, &le) || len(le.Problems) != 1 ||
+		!strings.HasPrefix(le.Problems[0].String(), `user/view.yaml:3: ClusterRole "view": metadata.name: duplicate: already defined at (builtin)/view.yaml:`) {
+		t.Errorf("LoadSources = %v, want a duplicate error naming the builtin file", err)
 	}
 }

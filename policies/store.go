@@ -347,7 +347,11 @@ func problemAttrs(p Problem) []any {
 	return []any{"file", p.File, "line", p.Line, "object", p.Object, "field", p.Field, "message", p.Message}
 }
 
+// appendDir adds dir to dirs unless it is empty or already there.
 func appendDir(dirs []string, dir string) []string {
+	if dir == "" {
+		return dirs
+	}
 	dir = filepath.Clean(dir)
 	if slices.Contains(dirs, dir) {
 		return dirs
