@@ -1,0 +1,339 @@
+// Package bench measures a Kubernetes API server the way its clients load
+// it: pod creates, updates and gets at several concurrencies, a watch
+// fan-out, and the server's memory with many pods stored. It only speaks
+// the HTTP API (client-go, protobuf), so it measures berth and the real
+// kube-apiserver alike. Benchmarks report figures; they never fail on one.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+)
+
+// Settings choose what Run measures.
+type Settings struct {
+	// Pods are stored before the update and get scenarios, and the
+	// server's memory is read with them in place.
+	Pods int
+	// Clients are the concurrencies of the create, update and get scenarios.
+	Clients []int
+	// Duration is how long each create, update and get scenario runs.
+	Duration time.Duration
+	// Watchers watch one namespace while WatchWrites pods are created in it.
+	Watchers    int
+	WatchWrites int
+	// Cleanup deletes the benchmark's namespaces at the end (for a server
+	// that outlives the run).
+	Cleanup bool
+}
+
+// MarshalJSON writes Duration in seconds.
+func (s Settings) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Pods        int     `json:"pods"`
+		Clients     []int   `json:"clients"`
+		Duration    float64 `json:"durationSeconds"`
+		Watchers    int     `json:"watchers"`
+		WatchWrites int     `json:"watchWrites"`
+	}{s.Pods, s.Clients, s.Duration.Seconds(), s.Watchers, s.WatchWrites})
+}
+
+// Target is the server under test.
+type Target struct {
+	// Config reaches the server as an admin (RBAC must not slow it down).
+	Config *rest.Config
+	// Description says what the server is, for the report.
+	Description string
+	// Memory reads the server's resident memory; nil when it cannot be
+	// read (a server on another machine).
+	Memory func() (ProcMemory, error)
+}
+
+// Report is everything Run measured.
+type Report struct {
+	Target     string        `json:"target"`
+	Machine    Machine       `json:"machine"`
+	Settings   Settings      `json:"settings"`
+	Throughput []Throughput  `json:"throughput"`
+	Watch      FanoutResult  `json:"watch"`
+	Memory     []MemoryPoint `json:"memory,omitempty"`
+	Seconds    float64       `json:"seconds"`
+}
+
+// Machine describes where the load generator ran.
+type Machine struct {
+	CPUs      int    `json:"cpus"`
+	Kernel    string `json:"kernel,omitempty"`
+	GoVersion string `json:"goVersion"`
+}
+
+// Throughput is one load scenario at one concurrency.
+type Throughput struct {
+	Scenario string `json:"scenario"`
+	LoadResult
+}
+
+// MemoryPoint is the server's memory at one moment of the run.
+type MemoryPoint struct {
+	When string `json:"when"`
+	// Pods is how many pods the benchmark had stored by then.
+	Pods int `json:"pods"`
+	ProcMemory
+}
+
+// Scenario names, as they appear in the report.
+const (
+	ScenarioFill   = "fill"
+	ScenarioCreate = "create"
+	ScenarioUpdate = "update"
+	ScenarioGet    = "get"
+)
+
+// settle is how long the server is left alone before its memory is read.
+const settle = 3 * time.Second
+
+// Run measures target. progress hears what is going on (the run takes a
+// few minutes); it may be nil.
+func Run(ctx context.Context, target Target, s Settings, progress func(format string, args ...any)) (*Report, error) {
+	if progress == nil {
+		progress = func(string, ...any) {}
+	}
+	if s.Pods < 1 || len(s.Clients) == 0 || slices.Min(s.Clients) < 1 || s.Duration <= 0 {
+		return nil, fmt.Errorf("settings need pods >= 1, clients >= 1 and a positive duration, got %d pods, clients %v, %s", s.Pods, s.Clients, s.Duration)
+	}
+	start := time.Now()
+	r := &run{ctx: ctx, target: target, s: s, progress: progress,
+		report: &Report{Target: target.Description, Machine: thisMachine(), Settings: s}}
+	prefix := "bench-" + rand.String(5)
+	r.fillNS, r.createNS, r.watchNS = prefix+"-fill", prefix+"-create", prefix+"-watch"
+	admin, err := NewClients(ClientConfig(target.Config), 1)
+	if err != nil {
+		return nil, err
+	}
+	r.admin = admin[0]
+	for _, ns := range []string{r.fillNS, r.createNS, r.watchNS} {
+		if err := EnsureNamespace(ctx, r.admin, ns); err != nil {
+			return nil, err
+		}
+	}
+	steps := []func() error{
+		func() error { return r.memory("idle") },
+		r.fill,
+		func() error { return r.memory(fmt.Sprintf("with %d pods", s.Pods)) },
+		func() error { return r.loads(ScenarioCreate, r.create) },
+		func() error { return r.loads(ScenarioUpdate, r.update) },
+		func() error { return r.loads(ScenarioGet, r.get) },
+		r.watch,
+		func() error { return r.memory("at the end") },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return r.report, err
+		}
+	}
+	if s.Cleanup {
+		r.cleanup()
+	}
+	r.report.Seconds = time.Since(start).Seconds()
+	return r.report, nil
+}
+
+// run is the state one Run shares between its steps.
+type run struct {
+	ctx      context.Context
+	target   Target
+	s        Settings
+	progress func(format string, args ...any)
+	report   *Report
+	admin    kubernetes.Interface
+
+	fillNS, createNS, watchNS string
+	// pods are the latest versions of the fill pods, one lock each so
+	// that concurrent updates never race on one pod.
+	pods   []*corev1.Pod
+	locks  []sync.Mutex
+	stored int
+}
+
+// memory records the server's memory after letting it settle.
+func (r *run) memory(when string) error {
+	if r.target.Memory == nil {
+		return nil
+	}
+	select {
+	case <-time.After(settle):
+	case <-r.ctx.Done():
+		return r.ctx.Err()
+	}
+	m, err := r.target.Memory()
+	if err != nil {
+		return err
+	}
+	r.progress("server memory %s: RSS %s, peak %s", when, MiB(m.RSS), MiB(m.Peak))
+	r.report.Memory = append(r.report.Memory, MemoryPoint{When: when, Pods: r.stored, ProcMemory: m})
+	return nil
+}
+
+// fill stores s.Pods pods with the highest concurrency and keeps them
+// for the update and get scenarios.
+func (r *run) fill() error {
+	clients := slices.Max(r.s.Clients)
+	cs, err := NewClients(ClientConfig(r.target.Config), clients)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	r.pods = make([]*corev1.Pod, 0, r.s.Pods)
+	r.progress("storing %d pods with %d clients", r.s.Pods, clients)
+	res := Load{
+		Clients: clients,
+		Limit:   r.s.Pods,
+		Op: func(ctx context.Context, w, n int) error {
+			name := "pod-" + strconv.Itoa(w) + "-" + strconv.Itoa(n)
+			pod, err := cs[w].CoreV1().Pods(r.fillNS).Create(ctx, Pod(r.fillNS, name, n), metav1.CreateOptions{})
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			r.pods = append(r.pods, pod)
+			mu.Unlock()
+			return nil
+		},
+		Progress: func(done int, elapsed time.Duration) {
+			r.progress("  %d/%d pods after %s", done, r.s.Pods, elapsed.Round(time.Second))
+		},
+	}.Run(r.ctx)
+	r.record(ScenarioFill, res)
+	r.locks = make([]sync.Mutex, len(r.pods))
+	r.stored += len(r.pods)
+	if len(r.pods) == 0 {
+		return fmt.Errorf("no pod could be stored: %s", res.FirstError)
+	}
+	return r.ctx.Err()
+}
+
+// loads runs one scenario at every concurrency of the settings.
+func (r *run) loads(scenario string, op func(cs []kubernetes.Interface, clients int) Op) error {
+	for _, clients := range r.s.Clients {
+		cs, err := NewClients(ClientConfig(r.target.Config), clients)
+		if err != nil {
+			return err
+		}
+		r.progress("%s, %d clients, for %s", scenario, clients, r.s.Duration)
+		res := Load{
+			Clients:  clients,
+			Duration: r.s.Duration,
+			Op:       op(cs, clients),
+			Progress: func(done int, elapsed time.Duration) {
+				r.progress("  %d %ss after %s", done, scenario, elapsed.Round(time.Second))
+			},
+		}.Run(r.ctx)
+		r.record(scenario, res)
+		if scenario == ScenarioCreate {
+			r.stored += res.Ops
+		}
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) create(cs []kubernetes.Interface, clients int) Op {
+	return func(ctx context.Context, w, n int) error {
+		name := "c" + strconv.Itoa(clients) + "-" + strconv.Itoa(w) + "-" + strconv.Itoa(n)
+		_, err := cs[w].CoreV1().Pods(r.createNS).Create(ctx, Pod(r.createNS, name, n), metav1.CreateOptions{})
+		return err
+	}
+}
+
+// update changes a label of one stored pod, workers taking turns through
+// the pods so that each sends the version it last got back.
+func (r *run) update(cs []kubernetes.Interface, clients int) Op {
+	return func(ctx context.Context, w, n int) error {
+		i := (w + n*clients) % len(r.pods)
+		r.locks[i].Lock()
+		defer r.locks[i].Unlock()
+		pod := r.pods[i]
+		pod.Labels["berth.io/bench-update"] = strconv.Itoa(n)
+		updated, err := cs[w].CoreV1().Pods(r.fillNS).Update(ctx, pod, metav1.UpdateOptions{})
+		if err != nil {
+			return err
+		}
+		r.pods[i] = updated
+		return nil
+	}
+}
+
+func (r *run) get(cs []kubernetes.Interface, clients int) Op {
+	return func(ctx context.Context, w, n int) error {
+		name := r.pods[(w+n*clients)%len(r.pods)].Name
+		_, err := cs[w].CoreV1().Pods(r.fillNS).Get(ctx, name, metav1.GetOptions{})
+		return err
+	}
+}
+
+func (r *run) watch() error {
+	res, err := Fanout{
+		Config:                ClientConfig(r.target.Config),
+		Namespace:             r.watchNS,
+		Watchers:              r.s.Watchers,
+		WatchersPerConnection: watchersPerConnection,
+		Writes:                r.s.WatchWrites,
+		Progress:              func(format string, args ...any) { r.progress("  "+format, args...) },
+	}.Run(r.ctx)
+	if err != nil {
+		return fmt.Errorf("watch fan-out: %w", err)
+	}
+	r.stored += r.s.WatchWrites + 1
+	r.report.Watch = res
+	r.progress("watch: %d/%d events delivered; delay p50 %s, p99 %s, max %s",
+		res.Delivered, res.Expected, Millis(res.Delay.P50), Millis(res.Delay.P99), Millis(res.Delay.Max))
+	return nil
+}
+
+// watchersPerConnection spreads watchers over connections the way many
+// informers in many programs would, while staying far below the HTTP/2
+// stream limit of one connection.
+const watchersPerConnection = 100
+
+func (r *run) record(scenario string, res LoadResult) {
+	r.report.Throughput = append(r.report.Throughput, Throughput{Scenario: scenario, LoadResult: res})
+	errs := ""
+	if res.Errors > 0 {
+		errs = fmt.Sprintf(", %d errors (first: %s)", res.Errors, res.FirstError)
+	}
+	r.progress("%s, %d clients: %.0f/s, p50 %s, p99 %s%s", scenario, res.Clients, res.PerSecond,
+		Millis(res.Latency.P50), Millis(res.Latency.P99), errs)
+}
+
+// cleanup deletes the benchmark's namespaces, best effort.
+func (r *run) cleanup() {
+	for _, ns := range []string{r.fillNS, r.createNS, r.watchNS} {
+		if err := r.admin.CoreV1().Namespaces().Delete(r.ctx, ns, metav1.DeleteOptions{}); err != nil {
+			r.progress("deleting namespace %s: %v", ns, err)
+		}
+	}
+}
+
+func thisMachine() Machine {
+	m := Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}

@@ -1,0 +1,60 @@
+package bench
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestParseProcStatus(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  string
+		want    ProcMemory
+		wantErr string
+	}{
+		{
+			name:   "a Linux status file",
+			status: "Name:\tberth\nVmPeak:\t 2000000 kB\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\nThreads:\t12\n",
+			want:   ProcMemory{RSS: 100 << 20, Peak: 200 << 20},
+		},
+		{name: "kernel thread without memory lines", status: "Name:\tkthreadd\nThreads:\t1\n", wantErr: "no VmRSS"},
+		{name: "RSS without peak", status: "VmRSS:\t1 kB\n", wantErr: "no VmRSS and VmHWM"},
+		{name: "unit other than kB", status: "VmHWM:\t1 kB\nVmRSS:\t1 MB\n", wantErr: `line 2: VmRSS: want "<number> kB", got "1 MB"`},
+		{name: "not a number", status: "VmRSS:\tlots kB\nVmHWM:\t1 kB\n", wantErr: "line 1: VmRSS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseProcStatus([]byte(tt.status))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %+v, %v; want error containing %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestProcessMemoryAddsProcessesUp(t *testing.T) {
+	one, err := ProcessMemory(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one.RSS <= 0 || one.Peak < one.RSS {
+		t.Fatalf("this process: RSS %d, peak %d", one.RSS, one.Peak)
+	}
+	two, err := ProcessMemory(os.Getpid(), os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if two.Peak < 2*one.Peak {
+		t.Errorf("two processes' peak %d < twice one's %d", two.Peak, one.Peak)
+	}
+	if _, err := ProcessMemory(-1); err == nil || !strings.Contains(err.Error(), "process -1") {
+		t.Errorf("missing process: got %v", err)
+	}
+}

@@ -1,0 +1,141 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strconv"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/berth-io/berth/store/server"
+)
+
+// startServer runs a berth API server with embedded etcd in this process
+// and returns an admin client config for it (protobuf, no rate limit).
+func startServer(tb testing.TB) *rest.Config {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := server.Start(ctx, server.Options{
+		DataDir:         tb.TempDir(),
+		Etcd:            server.EtcdOptions{ClientPort: 0, PeerPort: 0},
+		CompactInterval: time.Hour,
+		Log:             slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		cancel()
+		tb.Fatalf("starting the server: %v", err)
+	}
+	tb.Cleanup(func() { cancel(); s.Stop() })
+	config, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ClientConfig(config)
+}
+
+func oneClient(tb testing.TB, config *rest.Config) kubernetes.Interface {
+	tb.Helper()
+	cs, err := NewClients(config, 1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cs[0]
+}
+
+func TestRunMeasuresEveryScenarioAgainstBerth(t *testing.T) {
+	config := startServer(t)
+	s := Settings{Pods: 20, Clients: []int{1, 3}, Duration: 200 * time.Millisecond, Watchers: 7, WatchWrites: 5}
+	var lines int
+	r, err := Run(context.Background(), Target{Config: config, Description: "in-process berth"}, s, func(string, ...any) { lines++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		scenario string
+		clients  int
+	}{{ScenarioFill, 3}, {ScenarioCreate, 1}, {ScenarioCreate, 3}, {ScenarioUpdate, 1}, {ScenarioUpdate, 3}, {ScenarioGet, 1}, {ScenarioGet, 3}}
+	if len(r.Throughput) != len(want) {
+		t.Fatalf("got %d throughput rows, want %d: %+v", len(r.Throughput), len(want), r.Throughput)
+	}
+	for i, w := range want {
+		got := r.Throughput[i]
+		if got.Scenario != w.scenario || got.Clients != w.clients || got.Ops == 0 || got.Errors != 0 || got.Latency.P50 <= 0 {
+			t.Errorf("row %d: got %s at %d clients, %d ops, %d errors (%s), p50 %s; want %s at %d clients without errors",
+				i, got.Scenario, got.Clients, got.Ops, got.Errors, got.FirstError, got.Latency.P50, w.scenario, w.clients)
+		}
+	}
+	if r.Throughput[0].Ops != s.Pods {
+		t.Errorf("fill stored %d pods, want %d", r.Throughput[0].Ops, s.Pods)
+	}
+	if !r.Watch.AllDelivered() || r.Watch.Expected != 35 || r.Watch.Closed != 0 {
+		t.Errorf("watch: %+v, want all 35 events delivered", r.Watch)
+	}
+	if len(r.Memory) != 0 {
+		t.Errorf("memory read without a way to read it: %+v", r.Memory)
+	}
+	if lines == 0 {
+		t.Error("no progress reported")
+	}
+}
+
+func TestRunRejectsSettingsThatMeasureNothing(t *testing.T) {
+	for _, s := range []Settings{
+		{Pods: 0, Clients: []int{1}, Duration: time.Second},
+		{Pods: 1, Clients: nil, Duration: time.Second},
+		{Pods: 1, Clients: []int{1, 0}, Duration: time.Second},
+		{Pods: 1, Clients: []int{1}, Duration: 0},
+	} {
+		if _, err := Run(context.Background(), Target{}, s, nil); err == nil {
+			t.Errorf("settings %+v accepted", s)
+		}
+	}
+}
+
+// BenchmarkPodCreate creates pods one after the other against an
+// in-process server; allocations count both client and server.
+func BenchmarkPodCreate(b *testing.B) {
+	client := oneClient(b, startServer(b))
+	ctx := context.Background()
+	if err := EnsureNamespace(ctx, client, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	pods := client.CoreV1().Pods("bench")
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := pods.Create(ctx, Pod("bench", "pod-"+strconv.Itoa(i), i), metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkPodGet reads stored pods one after the other.
+func BenchmarkPodGet(b *testing.B) {
+	client := oneClient(b, startServer(b))
+	ctx := context.Background()
+	if err := EnsureNamespace(ctx, client, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	pods := client.CoreV1().Pods("bench")
+	const stored = 100
+	for i := range stored {
+		if _, err := pods.Create(ctx, Pod("bench", "pod-"+strconv.Itoa(i), i), metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := pods.Get(ctx, "pod-"+strconv.Itoa(i%stored), metav1.GetOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
