@@ -106,8 +106,11 @@ func (c *call) readOnly() {
 	switch c.info.Verb {
 	case "get", "list", "watch":
 	default:
-		c.fail(apierrors.NewGenericServerResponse(http.StatusMethodNotAllowed, c.info.Verb, c.kind.GroupResource(), c.info.Name,
-			fmt.Sprintf("%s are read-only here: RBAC policies are files. Change the policy files (the built-in set in policies/, a --policy-dir directory, or the policies/ folder of the synced git repository) and they are reloaded within seconds", c.kind.Resource), 0, false))
+		c.fail(&apierrors.StatusError{ErrStatus: metav1.Status{
+			Status: metav1.StatusFailure, Code: http.StatusMethodNotAllowed, Reason: metav1.StatusReasonMethodNotAllowed,
+			Details: &metav1.StatusDetails{Group: c.kind.GVK.Group, Kind: c.kind.Resource, Name: c.info.Name},
+			Message: fmt.Sprintf("%s are read-only here: RBAC policies are files. Change the policy files (the built-in set in policies/, a --policy-dir directory, or the policies/ folder of the synced git repository) and they are reloaded within seconds", c.kind.Resource),
+		}})
 		return
 	}
 	var objs []runtime.Object
