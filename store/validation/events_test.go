@@ -71,3 +71,13 @@ func TestEventsV1Event(t *testing.T) {
 	repeated.Note = "changed"
 	expectError(t, ValidateUpdate(repeated, old), "note", invalid, "field is immutable")
 }
+
+func TestCoreEventUpdate(t *testing.T) {
+	old := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "e", Namespace: "shop", ResourceVersion: "1"},
+		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: "shop", Name: "web-0"}, Reason: "BackOff", Count: 1}
+	e := old.DeepCopy()
+	e.Count = 5
+	expectValid(t, ValidateUpdate(e, old))
+	e.Namespace = "other"
+	expectError(t, ValidateUpdate(e, old), "metadata.namespace", invalid, "field is immutable")
+}

@@ -301,3 +301,99 @@ func TestBinding(t *testing.T) {
 		{"target name", func(b *corev1.Binding) { b.Target.Name = "" }, "target.name", required, ""},
 	})
 }
+
+func TestPodSpecDetails(t *testing.T) {
+	runCases(t, validPod, func(p *corev1.Pod) field.ErrorList { return Validate(p) }, []errCase[*corev1.Pod]{
+		{"pod-level resource", func(p *corev1.Pod) {
+			p.Spec.Resources = &corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("1Gi")}}
+		}, "spec.resources.limits[ephemeral-storage]", notSupported, ""},
+		{"pod-level request above limit", func(p *corev1.Pod) {
+			p.Spec.Resources = &corev1.ResourceRequirements{
+				Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}, Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")}}
+		}, "spec.resources.requests", invalid, "must be less than or equal to cpu limit of 1"},
+		{"ephemeral volume without template", func(p *corev1.Pod) {
+			p.Spec.Volumes[1].VolumeSource = corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{}}
+		}, "spec.volumes[1].ephemeral.volumeClaimTemplate", required, ""},
+		{"ephemeral volume without access modes", func(p *corev1.Pod) {
+			p.Spec.Volumes[1].VolumeSource = corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{
+				Spec: corev1.PersistentVolumeClaimSpec{Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}}}
+		}, "spec.volumes[1].ephemeral.volumeClaimTemplate.spec.accessModes", required, ""},
+		{"ephemeral claim name too long", func(p *corev1.Pod) {
+			p.Name = strings.Repeat("p", 250)
+			p.Spec.Volumes[1].VolumeSource = corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{
+				Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}}}
+		}, "spec.volumes[1].name", invalid, "PVC name"},
+		{"csi driver", func(p *corev1.Pod) {
+			p.Spec.Volumes[1].VolumeSource = corev1.VolumeSource{CSI: &corev1.CSIVolumeSource{Driver: "Bad Driver"}}
+		},
+			"spec.volumes[1].csi.driver", invalid, ""},
+		{"nfs relative path", func(p *corev1.Pod) {
+			p.Spec.Volumes[1].VolumeSource = corev1.VolumeSource{NFS: &corev1.NFSVolumeSource{Server: "nas", Path: "exports"}}
+		}, "spec.volumes[1].nfs.path", invalid, "must be an absolute path"},
+		{"projected paths collide", func(p *corev1.Pod) {
+			p.Spec.Volumes[1].VolumeSource = corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+				{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "a"}, Items: []corev1.KeyToPath{{Key: "k", Path: "f"}}}},
+				{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "b"}, Items: []corev1.KeyToPath{{Key: "k", Path: "f"}}}},
+			}}}
+		}, "spec.volumes[1].projected.sources[1].secret.items[0].path", invalid, "conflicting duplicate paths"},
+		{"short token expiry", func(p *corev1.Pod) {
+			p.Spec.Volumes[1].VolumeSource = corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+				{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: ptr.To(int64(60))}}}}}
+		}, "spec.volumes[1].projected.sources[0].serviceAccountToken.expirationSeconds", invalid, "may not specify a duration less than 10 minutes"},
+		{"apparmor localhost without profile", func(p *corev1.Pod) {
+			p.Spec.SecurityContext.AppArmorProfile = &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeLocalhost}
+		}, "spec.securityContext.appArmorProfile.localhostProfile", required, ""},
+		{"apparmor type", func(p *corev1.Pod) { c0(p).SecurityContext.AppArmorProfile = &corev1.AppArmorProfile{Type: "Strict"} },
+			"spec.containers[0].securityContext.appArmorProfile.type", notSupported, ""},
+		{"recursive read-only on writable mount", func(p *corev1.Pod) { c0(p).VolumeMounts[1].RecursiveReadOnly = ptr.To(corev1.RecursiveReadOnlyEnabled) },
+			"spec.containers[0].volumeMounts[1].recursiveReadOnly", forbidden, "may only be specified when readOnly is true"},
+		{"claim not in pod", func(p *corev1.Pod) { c0(p).Resources.Claims = []corev1.ResourceClaim{{Name: "gpu"}} },
+			"spec.containers[0].resources.claims[0]", notFound, "must be one of the names in pod.spec.resourceClaims which is empty"},
+		{"pod claim without source", func(p *corev1.Pod) { p.Spec.ResourceClaims = []corev1.PodResourceClaim{{Name: "gpu"}} },
+			"spec.resourceClaims[0]", invalid, "must specify one of: `resourceClaimName`, `resourceClaimTemplateName`"},
+		{"block device from a configMap", func(p *corev1.Pod) {
+			c0(p).VolumeDevices = []corev1.VolumeDevice{{Name: "cache", DevicePath: "/dev/xvda"}}
+		},
+			"spec.containers[0].volumeDevices[0].name", invalid, "can only use volume source type of PersistentVolumeClaim or Ephemeral for block mode"},
+		{"resize policy", func(p *corev1.Pod) {
+			c0(p).ResizePolicy = []corev1.ContainerResizePolicy{{ResourceName: "disk", RestartPolicy: corev1.NotRequired}}
+		}, "spec.containers[0].resizePolicy", notSupported, ""},
+		{"label subscript", func(p *corev1.Pod) { c0(p).Env[1].ValueFrom.FieldRef.FieldPath = "metadata.labels['bad key']" },
+			"spec.containers[0].env[1].valueFrom.fieldRef", invalid, ""},
+		{"subscript on a plain field", func(p *corev1.Pod) { c0(p).Env[1].ValueFrom.FieldRef.FieldPath = "metadata.name['x']" },
+			"spec.containers[0].env[1].valueFrom.fieldRef.fieldPath", invalid, "does not support subscript"},
+		{"memory divisor", func(p *corev1.Pod) {
+			p.Spec.Volumes[2].DownwardAPI.Items[1].ResourceFieldRef.Divisor = resource.MustParse("3Mi")
+		}, "spec.volumes[2].downwardAPI.items[1].resourceFieldRef.divisor", invalid, "supported with the memory resource"},
+		{"node field selector key", func(p *corev1.Pod) {
+			term := &p.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0]
+			term.MatchFields = []corev1.NodeSelectorRequirement{{Key: "metadata.uid", Operator: corev1.NodeSelectorOpIn, Values: []string{"x"}}}
+		}, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0].key", invalid, "not a valid field selector key"},
+		{"match label keys without selector", func(p *corev1.Pod) {
+			term := &p.Spec.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[0].PodAffinityTerm
+			term.LabelSelector = nil
+			term.MatchLabelKeys = []string{"pod-template-hash"}
+		}, "spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.matchLabelKeys", forbidden, ""},
+		{"too many nameservers", func(p *corev1.Pod) {
+			p.Spec.DNSConfig = &corev1.PodDNSConfig{Nameservers: []string{"1.1.1.1", "8.8.8.8", "9.9.9.9", "1.0.0.1"}}
+		}, "spec.dnsConfig.nameservers", invalid, "must not have more than 3 nameservers"},
+		{"search domain", func(p *corev1.Pod) { p.Spec.DNSConfig = &corev1.PodDNSConfig{Searches: []string{"bad domain"}} }, "spec.dnsConfig.searches[0]", invalid, ""},
+		{"unmasked proc mount on host users", func(p *corev1.Pod) { c0(p).SecurityContext.ProcMount = ptr.To(corev1.UnmaskedProcMount) },
+			"spec.containers[0].securityContext.procMount", invalid, "`hostUsers` must be false to use `Unmasked`"},
+		{"duplicate sysctl", func(p *corev1.Pod) {
+			p.Spec.SecurityContext.Sysctls = []corev1.Sysctl{{Name: "kernel.shm_rmid_forced", Value: "1"}, {Name: "kernel.shm_rmid_forced", Value: "0"}}
+		}, "spec.securityContext.sysctls[1].name", duplicate, ""},
+		{"sysctl name", func(p *corev1.Pod) { p.Spec.SecurityContext.Sysctls = []corev1.Sysctl{{Name: "Kernel.X"}} }, "spec.securityContext.sysctls[0].name", invalid, ""},
+		{"host alias", func(p *corev1.Pod) {
+			p.Spec.HostAliases = []corev1.HostAlias{{IP: "10.0.0.1", Hostnames: []string{"bad_host"}}}
+		},
+			"spec.hostAliases[0].hostnames[0]", invalid, ""},
+		{"readiness gate", func(p *corev1.Pod) { p.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: "bad gate"}} },
+			"spec.readinessGates[0].conditionType", invalid, ""},
+		{"sidecar probe checked", func(p *corev1.Pod) {
+			p.Spec.InitContainers[0].RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
+			p.Spec.InitContainers[0].ReadinessProbe = &corev1.Probe{}
+		}, "spec.initContainers[0].readinessProbe", required, "must specify a handler type"},
+	})
+}

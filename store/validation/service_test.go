@@ -123,3 +123,16 @@ func TestServiceStatusUpdate(t *testing.T) {
 	svc.Status.LoadBalancer.Ingress[0].IP = "192.0.2"
 	expectError(t, ValidateStatusUpdate(svc, old), "status.loadBalancer.ingress[0].ip", invalid, "")
 }
+
+func TestLoadBalancerClassIsFixed(t *testing.T) {
+	old := defaulted(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "edge", Namespace: "shop", ResourceVersion: "3"}, Spec: corev1.ServiceSpec{
+		Type: corev1.ServiceTypeLoadBalancer, Ports: []corev1.ServicePort{{Port: 443, NodePort: 30443}}, ClusterIP: "10.96.0.20",
+		LoadBalancerClass: ptr.To("example.com/lb")}})
+	expectValid(t, Validate(old))
+	svc := old.DeepCopy()
+	svc.Spec.LoadBalancerClass = ptr.To("example.com/other")
+	expectError(t, ValidateUpdate(svc, old), "spec.loadBalancerClass", invalid, "may not change once set")
+	internal := validService()
+	internal.Spec.LoadBalancerClass = ptr.To("example.com/lb")
+	expectError(t, Validate(internal), "spec.loadBalancerClass", forbidden, "may only be used when `type` is 'LoadBalancer'")
+}
