@@ -50,7 +50,9 @@ func (k *Kind) GroupResource() schema.GroupResource {
 }
 
 // GVR is the kind's group, version and resource.
-func (k *Kind) GVR() schema.GroupVersionResource { return k.GVK.GroupVersion().WithResource(k.Resource) }
+func (k *Kind) GVR() schema.GroupVersionResource {
+	return k.GVK.GroupVersion().WithResource(k.Resource)
+}
 
 // Verbs lists what the resource supports, for discovery.
 func (k *Kind) Verbs() []string {
