@@ -10,18 +10,18 @@ import (
 type Problem struct {
 	// File is the file's path (a directory's, for a directory that could not
 	// be read); "(builtin)/..." for the embedded bootstrap files.
-	File string
+	File string `json:"file"`
 	// Line is the 1-based line of the offending field, or of its document
 	// when the field is not in the file; 0 for a whole file.
-	Line int
+	Line int `json:"line"`
 	// Object names the object, such as `ClusterRole "view"` or
 	// `RoleBinding "dev/readers"`; empty when the document could not be
 	// decoded far enough to name one.
-	Object string
+	Object string `json:"object,omitempty"`
 	// Field is the field path, such as "rules[0].verbs"; may be empty.
-	Field string
+	Field string `json:"field,omitempty"`
 	// Message says what is wrong.
-	Message string
+	Message string `json:"message"`
 }
 
 // String renders p as "file:line: object: field: message", leaving out the

@@ -64,19 +64,19 @@ type Store struct {
 type Status struct {
 	// Generation counts successful loads; it is the ResourceVersion of the
 	// objects in force.
-	Generation int64
+	Generation int64 `json:"generation"`
 	// LoadedAt is when the policy in force was loaded.
-	LoadedAt time.Time
+	LoadedAt time.Time `json:"loadedAt"`
 	// LastAttempt is when the files were last loaded, with or without
 	// success.
-	LastAttempt time.Time
+	LastAttempt time.Time `json:"lastAttempt"`
 	// Dirs are the policy directories read after the bootstrap set.
-	Dirs []string
+	Dirs []string `json:"dirs"`
 	// Errors are the problems of the latest load; while there are any, the
 	// policy of Generation stays in force.
-	Errors []Problem
+	Errors []Problem `json:"errors"`
 	// Warnings are the warnings of the latest load.
-	Warnings []Problem
+	Warnings []Problem `json:"warnings"`
 }
 
 // Objects are the RBAC objects in force, for the API server to serve
