@@ -168,7 +168,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.Registry = reg
 	s.Store = storage.New(client, storage.NewCodec(reg.Scheme()))
-	cacher := watchcache.NewCacher(s.Store, opts.Log)
+	watchClient, err := newEtcdClient(endpoints, opts.Etcd)
+	if err != nil {
+		return fail(err)
+	}
+	cleanups = append(cleanups, func() { _ = watchClient.Close() })
+	cacher := watchcache.NewCacher(s.Store, watchClient, opts.Log)
 	caches := apiserver.RegisterCaches(reg, cacher)
 	if err := cacher.Start(ctx); err != nil {
 		return fail(err)

@@ -28,6 +28,7 @@ var ErrTooLarge = errors.New("too large resource version")
 // Cacher owns the one etcd watch and the per-resource caches it feeds.
 type Cacher struct {
 	store     *storage.Store
+	watcher   clientv3.Watcher // its own connection, so events never queue behind writes
 	log       *slog.Logger
 	resources map[string]*Resource // by key prefix, "/registry/<group>/<resource>/"
 
@@ -36,9 +37,11 @@ type Cacher struct {
 	rev  int64 // every event up to rev has been applied
 }
 
-// NewCacher returns a Cacher reading from store. Register resources, then Start.
-func NewCacher(store *storage.Store, log *slog.Logger) *Cacher {
-	c := &Cacher{store: store, log: log, resources: map[string]*Resource{}}
+// NewCacher returns a Cacher reading from store and following changes
+// through watcher (a client on its own connection, so that a burst of
+// events never delays writes on the store's). Register resources, then Start.
+func NewCacher(store *storage.Store, watcher clientv3.Watcher, log *slog.Logger) *Cacher {
+	c := &Cacher{store: store, watcher: watcher, log: log, resources: map[string]*Resource{}}
 	c.cond = sync.NewCond(&c.mu)
 	return c
 }
@@ -113,7 +116,7 @@ func (c *Cacher) WaitFor(ctx context.Context, rev int64) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%w: waited 3s for revision %d, cache at %d", ErrTooLarge, rev, c.Revision())
 		}
-		_ = c.store.Client().RequestProgress(context.Background())
+		_ = c.watcher.RequestProgress(context.Background())
 	}
 }
 
@@ -146,7 +149,7 @@ func (c *Cacher) run(ctx context.Context, from int64) {
 func (c *Cacher) watch(ctx context.Context, from int64) int64 {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	ch := c.store.Client().Watch(wctx, RegistryPrefix, clientv3.WithPrefix(), clientv3.WithRev(from+1), clientv3.WithProgressNotify())
+	ch := c.watcher.Watch(wctx, RegistryPrefix, clientv3.WithPrefix(), clientv3.WithRev(from+1), clientv3.WithProgressNotify())
 	for resp := range ch {
 		if err := resp.Err(); err != nil {
 			if resp.CompactRevision > 0 {
