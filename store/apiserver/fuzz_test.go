@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -61,6 +62,14 @@ func fuzzKind(f *testing.F, reg *registry.Registry, gvr schema.GroupVersionResou
 	return k
 }
 
+// failOnPanic turns a panic into a failure of this input alone, so that a
+// crashing seed does not abort the package's other tests.
+func failOnPanic(t *testing.T) {
+	if r := recover(); r != nil {
+		t.Fatalf("panic: %v\n%s", r, debug.Stack())
+	}
+}
+
 // wantCode fails unless err is an API error with one of codes.
 func wantCode(t *testing.T, what string, err error, codes ...int32) {
 	t.Helper()
@@ -96,6 +105,7 @@ func FuzzParseRequestInfo(f *testing.F) {
 		f.Add(seed.method, seed.path, seed.query)
 	}
 	f.Fuzz(func(t *testing.T, method, path, query string) {
+		defer failOnPanic(t)
 		r := &http.Request{Method: method, URL: &url.URL{Path: path, RawQuery: query}, Header: http.Header{}}
 		info := ParseRequestInfo(r)
 		if info.Path != path {
@@ -131,6 +141,7 @@ func FuzzDecodeContinue(f *testing.F) {
 	f.Add("", "")
 	f.Add("bnVsbA", prefix) // null
 	f.Fuzz(func(t *testing.T, token, prefix string) {
+		defer failOnPanic(t)
 		got, err := decodeContinue(token, prefix)
 		if err != nil {
 			return
@@ -150,6 +161,7 @@ func FuzzContinueRoundTrip(f *testing.F) {
 	f.Add(int64(1<<62), "", "/registry/apps/deployments/")
 	f.Add(int64(7), "a/b", "/registry/core/configmaps/")
 	f.Fuzz(func(t *testing.T, rev int64, start, prefix string) {
+		defer failOnPanic(t)
 		// Keys the server never makes: escapes, and names that are not
 		// UTF-8 (object names are validated DNS names).
 		if rev <= 0 || strings.Contains(start, "..") || strings.HasPrefix(start, "/") || !utf8.ValidString(start) {
@@ -202,6 +214,7 @@ func FuzzDecodeBody(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, body []byte, mediaType, validation string, target uint8) {
+		defer failOnPanic(t)
 		into := decodeTargets[int(target)%len(decodeTargets)]
 		c := &call{s: s, w: httptest.NewRecorder(), query: url.Values{"fieldValidation": {validation}}}
 		obj, err := c.decodeInto(body, mediaType, into.gvk, into.new())
@@ -232,6 +245,7 @@ func FuzzNegotiate(f *testing.F) {
 	}
 	served := map[string]bool{mediaJSON: true, mediaYAML: true, mediaProtobuf: true}
 	f.Fuzz(func(t *testing.T, accept string) {
+		defer failOnPanic(t)
 		r := httptest.NewRequest(http.MethodGet, "/api/v1/pods", nil)
 		r.Header.Set("Accept", accept)
 		out, err := s.negotiate(r)
@@ -265,6 +279,7 @@ func FuzzSelectors(f *testing.F) {
 	}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", Labels: map[string]string{"app": "web"}}, Spec: corev1.PodSpec{NodeName: "n1"}}
 	f.Fuzz(func(t *testing.T, label, field string) {
+		defer failOnPanic(t)
 		q := url.Values{"labelSelector": {label}, "fieldSelector": {field}}
 		filter, err := filterFrom(pods, q, "ns")
 		if err != nil {
@@ -320,6 +335,11 @@ func FuzzApplyPatch(f *testing.F) {
 		`[{"op":"move","from":"/spec","path":"/spec/template"}]`,
 		`[{"op":"copy","from":"/metadata","path":"/metadata/labels/x"}]`,
 		`[{"op":"test","path":"/spec/replicas","value":"2"}]`,
+		// Operations without a value panic in json-patch v4 (kube-apiserver
+		// recovers and aborts the stream); berth must answer 400.
+		`[{"op":"test","path":""}]`,
+		`[{"op":"replace","path":""}]`,
+		`[{"op":"test","path":"/spec/replicas"}]`,
 		`{"spec":{"replicas":null}}`,
 		`{"spec":{"template":{"spec":{"containers":[{"name":"side","$patch":"delete"}]}}}}`,
 		`{"spec":{"template":{"spec":{"$setElementOrder/containers":[{"name":"side"},{"name":"app"}]}}}}`,
@@ -335,6 +355,7 @@ func FuzzApplyPatch(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, patch []byte, kind uint8) {
+		defer failOnPanic(t)
 		patchType := patchTypes[int(kind)%len(patchTypes)]
 		if _, err := applyPatch(patchType, original, patch, &appsv1.Deployment{}); err != nil {
 			wantCode(t, string(patchType), err, http.StatusBadRequest)
@@ -372,6 +393,7 @@ func FuzzServerSideApply(f *testing.F) {
 		f.Add([]byte(seed), true)
 	}
 	f.Fuzz(func(t *testing.T, config []byte, force bool) {
+		defer failOnPanic(t)
 		jsonData, err := yaml.YAMLToJSON(config)
 		if err != nil {
 			return
