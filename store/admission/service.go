@@ -62,7 +62,7 @@ func (c *Chain) allocateClusterIP(ctx context.Context, tx *allocator.Transaction
 		svc.Spec.ClusterIP, svc.Spec.ClusterIPs = old.Spec.ClusterIP, []string{old.Spec.ClusterIP}
 		return nil
 	}
-	path := field.NewPath("spec", "clusterIPs").Index(0)
+	path := field.NewPath("spec", "clusterIPs") // kube-apiserver names the list, not an item
 	if svc.Spec.ClusterIP == "" {
 		ip, err := c.ips.In(tx).AllocateNext(ctx, owner)
 		if err != nil {
