@@ -1,0 +1,76 @@
+package server
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+)
+
+// TestMaxInFlightAnswers429 fills the only request slot with a create whose
+// body is still being sent, and checks the next request is refused with
+// 429 TooManyRequests and a Retry-After header instead of queueing.
+func TestMaxInFlightAnswers429(t *testing.T) {
+	opts := freeOptions()
+	opts.MaxInFlight = 1
+	ts := startTestServer(t, opts)
+	client, err := rest.HTTPClientFor(ts.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, feed := io.Pipe()
+	slow, err := http.NewRequest(http.MethodPost, ts.URL+"/api/v1/namespaces/default/configmaps", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.Header.Set("Content-Type", "application/json")
+	done := make(chan *http.Response, 1)
+	go func() {
+		resp, err := client.Do(slow)
+		if err != nil {
+			done <- nil
+			return
+		}
+		done <- resp
+	}()
+	_, _ = feed.Write([]byte(`{"apiVersion":"v1","kind":"ConfigMap",`))
+
+	var resp *http.Response
+	waitFor(t, "a request to be refused while the slot is taken", func() bool {
+		r, err := client.Get(ts.URL + "/api/v1/namespaces/default/configmaps")
+		if err != nil {
+			return false
+		}
+		if r.StatusCode == http.StatusTooManyRequests {
+			resp = r
+			return true
+		}
+		r.Body.Close()
+		time.Sleep(20 * time.Millisecond)
+		return false
+	})
+	defer resp.Body.Close()
+	var status metav1.Status
+	if err := json.NewDecoder(resp.Body).Decode(&status); err != nil {
+		t.Fatal(err)
+	}
+	if status.Reason != metav1.StatusReasonTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("want reason TooManyRequests and Retry-After, got %q %q", status.Reason, resp.Header.Get("Retry-After"))
+	}
+
+	_, _ = feed.Write([]byte(`"metadata":{"name":"slow"}}`))
+	_ = feed.Close()
+	created := <-done
+	if created == nil || created.StatusCode != http.StatusCreated {
+		t.Fatalf("the slow create should still succeed: %+v", created)
+	}
+	created.Body.Close()
+	if !strings.Contains(resp.Request.URL.Path, "configmaps") {
+		t.Fatal("unexpected request")
+	}
+}
