@@ -74,11 +74,15 @@ type Report struct {
 	Seconds    float64       `json:"seconds"`
 }
 
-// Machine describes where the load generator ran.
+// Machine describes where the load generator ran. The load averages
+// (from /proc/loadavg, at the start and the end of the run) tell whether
+// something else competed for the CPUs.
 type Machine struct {
 	CPUs      int    `json:"cpus"`
 	Kernel    string `json:"kernel,omitempty"`
 	GoVersion string `json:"goVersion"`
+	LoadStart string `json:"loadAverageStart,omitempty"`
+	LoadEnd   string `json:"loadAverageEnd,omitempty"`
 }
 
 // Throughput is one load scenario at one concurrency.
@@ -148,6 +152,7 @@ func Run(ctx context.Context, target Target, s Settings, progress func(format st
 	if s.Cleanup {
 		r.cleanup()
 	}
+	r.report.Machine.LoadEnd = loadAverage()
 	r.report.Seconds = time.Since(start).Seconds()
 	return r.report, nil
 }
@@ -183,7 +188,7 @@ func (r *run) memory(when string) error {
 	if err != nil {
 		return err
 	}
-	r.progress("server memory %s: RSS %s, peak %s", when, MiB(m.RSS), MiB(m.Peak))
+	r.progress("server memory %s: RSS %s (anon %s, file %s), peak %s", when, MiB(m.RSS), MiB(m.Anon), MiB(m.File), MiB(m.Peak))
 	r.report.Memory = append(r.report.Memory, MemoryPoint{When: when, Pods: r.stored, ProcMemory: m})
 	return nil
 }
@@ -335,5 +340,20 @@ func thisMachine() Machine {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(b))
 	}
+	m.LoadStart = loadAverage()
 	return m
+}
+
+// loadAverage is the 1, 5 and 15 minute load averages, or "" where
+// /proc/loadavg does not exist.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }

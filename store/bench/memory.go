@@ -15,6 +15,11 @@ type ProcMemory struct {
 	RSS int64 `json:"rssBytes"`
 	// Peak is the largest RSS seen over the process's life (VmHWM).
 	Peak int64 `json:"peakRssBytes"`
+	// Anon is the part of RSS that is the process's own memory (RssAnon:
+	// heap, stacks); File is file pages mapped in (RssFile: the binary,
+	// etcd's memory-mapped database), which the kernel can reclaim.
+	Anon int64 `json:"anonRssBytes"`
+	File int64 `json:"fileRssBytes"`
 }
 
 // ProcessMemory reads the resident memory of the processes pids from
@@ -34,32 +39,33 @@ func ProcessMemory(pids ...int) (ProcMemory, error) {
 		}
 		total.RSS += m.RSS
 		total.Peak += m.Peak
+		total.Anon += m.Anon
+		total.File += m.File
 	}
 	return total, nil
 }
 
-// ParseProcStatus reads VmRSS and VmHWM from the text of a Linux
-// /proc/<pid>/status file.
+// ParseProcStatus reads VmRSS, VmHWM, RssAnon and RssFile from the text of
+// a Linux /proc/<pid>/status file. VmRSS and VmHWM are required; the other
+// two are zero on kernels older than 4.5, which lack them.
 func ParseProcStatus(status []byte) (ProcMemory, error) {
 	var m ProcMemory
-	var seenRSS, seenPeak bool
+	fields := map[string]*int64{"VmRSS": &m.RSS, "VmHWM": &m.Peak, "RssAnon": &m.Anon, "RssFile": &m.File}
+	seen := map[string]bool{}
 	sc := bufio.NewScanner(bytes.NewReader(status))
 	for line := 1; sc.Scan(); line++ {
 		key, value, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (key != "VmRSS" && key != "VmHWM") {
+		dst, wanted := fields[key]
+		if !ok || !wanted {
 			continue
 		}
 		n, err := parseKB(value)
 		if err != nil {
 			return ProcMemory{}, fmt.Errorf("line %d: %s: %w", line, key, err)
 		}
-		if key == "VmRSS" {
-			m.RSS, seenRSS = n, true
-		} else {
-			m.Peak, seenPeak = n, true
-		}
+		*dst, seen[key] = n, true
 	}
-	if !seenRSS || !seenPeak {
+	if !seen["VmRSS"] || !seen["VmHWM"] {
 		return ProcMemory{}, fmt.Errorf("no VmRSS and VmHWM lines (a kernel thread, or not a Linux status file)")
 	}
 	return m, nil

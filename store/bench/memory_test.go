@@ -15,8 +15,13 @@ func TestParseProcStatus(t *testing.T) {
 	}{
 		{
 			name:   "a Linux status file",
-			status: "Name:\tberth\nVmPeak:\t 2000000 kB\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\nThreads:\t12\n",
-			want:   ProcMemory{RSS: 100 << 20, Peak: 200 << 20},
+			status: "Name:\tberth\nVmPeak:\t 2000000 kB\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\nRssAnon:\t   92160 kB\nRssFile:\t   10240 kB\nRssShmem:\t       0 kB\nThreads:\t12\n",
+			want:   ProcMemory{RSS: 100 << 20, Peak: 200 << 20, Anon: 90 << 20, File: 10 << 20},
+		},
+		{
+			name:   "an old kernel without the RSS split",
+			status: "VmHWM:\t2 kB\nVmRSS:\t1 kB\n",
+			want:   ProcMemory{RSS: 1024, Peak: 2048},
 		},
 		{name: "kernel thread without memory lines", status: "Name:\tkthreadd\nThreads:\t1\n", wantErr: "no VmRSS"},
 		{name: "RSS without peak", status: "VmRSS:\t1 kB\n", wantErr: "no VmRSS and VmHWM"},
@@ -44,8 +49,8 @@ func TestProcessMemoryAddsProcessesUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if one.RSS <= 0 || one.Peak < one.RSS {
-		t.Fatalf("this process: RSS %d, peak %d", one.RSS, one.Peak)
+	if one.RSS <= 0 || one.Peak < one.RSS || one.Anon <= 0 || one.Anon > one.RSS {
+		t.Fatalf("this process: %+v", one)
 	}
 	two, err := ProcessMemory(os.Getpid(), os.Getpid())
 	if err != nil {

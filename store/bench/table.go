@@ -24,14 +24,20 @@ func WriteTable(out io.Writer, r *Report) error {
 	fmt.Fprintf(w, "%d\t%d\t%d/%d\t%s\t%s\t%s\t%s\t%d\n", wr.Watchers, wr.Writes, wr.Delivered, wr.Expected,
 		yesNo(wr.AllDelivered()), Millis(wr.Delay.P50), Millis(wr.Delay.P99), Millis(wr.Delay.Max), wr.Closed)
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "SERVER MEMORY\tPODS\tRSS\tPEAK RSS\n")
+	fmt.Fprintf(w, "SERVER MEMORY\tPODS\tRSS\tANON\tFILE\tPEAK RSS\n")
 	if len(r.Memory) == 0 {
-		fmt.Fprintf(w, "unknown (remote server)\t\t\t\n")
+		fmt.Fprintf(w, "unknown (remote server)\t\t\t\t\t\n")
 	}
 	for _, m := range r.Memory {
-		fmt.Fprintf(w, "%s\t%d\t%s\t%s\n", m.When, m.Pods, MiB(m.RSS), MiB(m.Peak))
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", m.When, m.Pods, MiB(m.RSS), MiB(m.Anon), MiB(m.File), MiB(m.Peak))
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	m := r.Machine
+	_, err := fmt.Fprintf(out, "\nServer: %s\nLoad generator: %d CPUs, kernel %s, %s; load average %s at the start, %s at the end\n",
+		r.Target, m.CPUs, m.Kernel, m.GoVersion, m.LoadStart, m.LoadEnd)
+	return err
 }
 
 // Millis formats a latency in milliseconds: two decimals below 10 ms, one

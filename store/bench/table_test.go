@@ -25,12 +25,17 @@ func TestMillisAndMiB(t *testing.T) {
 
 func TestWriteTableAlignsEveryFigure(t *testing.T) {
 	r := &Report{
+		Target:  "berth server",
+		Machine: Machine{CPUs: 2, Kernel: "6.1", GoVersion: "go1.26", LoadStart: "0.10 0.20 0.30", LoadEnd: "1.00 0.50 0.40"},
 		Throughput: []Throughput{
 			{Scenario: ScenarioCreate, LoadResult: LoadResult{Clients: 1, Ops: 4000, PerSecond: 400, Latency: Summary{P50: 2 * time.Millisecond, P99: 9 * time.Millisecond}}},
 			{Scenario: ScenarioGet, LoadResult: LoadResult{Clients: 50, Ops: 30000, PerSecond: 3000, Errors: 2, Latency: Summary{P50: 15 * time.Millisecond, P99: 120 * time.Millisecond}}},
 		},
-		Watch:  FanoutResult{Watchers: 1000, Writes: 100, Expected: 100000, Delivered: 99999, Delay: Summary{P50: 12 * time.Millisecond}},
-		Memory: []MemoryPoint{{When: "idle", ProcMemory: ProcMemory{RSS: 80 << 20, Peak: 81 << 20}}, {When: "with 10000 pods", Pods: 10000, ProcMemory: ProcMemory{RSS: 140 << 20, Peak: 160 << 20}}},
+		Watch: FanoutResult{Watchers: 1000, Writes: 100, Expected: 100000, Delivered: 99999, Delay: Summary{P50: 12 * time.Millisecond}},
+		Memory: []MemoryPoint{
+			{When: "idle", ProcMemory: ProcMemory{RSS: 80 << 20, Peak: 81 << 20, Anon: 70 << 20, File: 10 << 20}},
+			{When: "with 10000 pods", Pods: 10000, ProcMemory: ProcMemory{RSS: 140 << 20, Peak: 160 << 20, Anon: 100 << 20, File: 40 << 20}},
+		},
 	}
 	var out bytes.Buffer
 	if err := WriteTable(&out, r); err != nil {
@@ -42,8 +47,8 @@ func TestWriteTableAlignsEveryFigure(t *testing.T) {
 		1: {"create", "1", "4000", "400", "2.00ms", "9.00ms"},
 		2: {"get", "50", "30000", "3000", "15.0ms", "120ms", "2"},
 		5: {"1000", "100", "99999/100000", "no", "12.0ms"},
-		8: {"idle", "0", "80 MiB", "81 MiB"},
-		9: {"with 10000 pods", "10000", "140 MiB", "160 MiB"},
+		8: {"idle", "0", "80 MiB", "70 MiB", "10 MiB", "81 MiB"},
+		9: {"with 10000 pods", "10000", "140 MiB", "100 MiB", "40 MiB", "160 MiB"},
 	}
 	for i, want := range wantRows {
 		for _, cell := range want {
@@ -58,6 +63,9 @@ func TestWriteTableAlignsEveryFigure(t *testing.T) {
 		if lines[i][col-1] != ' ' || lines[i][col] == ' ' {
 			t.Errorf("line %d is not aligned under OPS/S:\n%s\n%s", i, header, lines[i])
 		}
+	}
+	if !strings.Contains(out.String(), "\nServer: berth server\nLoad generator: 2 CPUs, kernel 6.1, go1.26; load average 0.10 0.20 0.30 at the start, 1.00 0.50 0.40 at the end\n") {
+		t.Errorf("no footer describing the run:\n%s", out.String())
 	}
 	if !strings.HasPrefix(lines[4], "WATCHERS") || !strings.HasPrefix(lines[7], "SERVER MEMORY") {
 		t.Errorf("tables out of place:\n%s", out.String())
