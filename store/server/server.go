@@ -306,3 +306,23 @@ func handlerFunc(f func(w http.ResponseWriter, r *http.Request)) http.Handler {
 func metricsHandler(reg *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
+
+// Component identities, each with the bootstrap RBAC role of the same name.
+const (
+	SchedulerUser         = "system:kube-scheduler"
+	ControllerManagerUser = "system:kube-controller-manager"
+	ProxyUser             = "system:kube-proxy"
+	GitSyncUser           = "berth:gitsync"
+	NodesGroup            = "system:nodes"
+)
+
+// WriteComponentKubeconfig issues a client certificate for user (in
+// groups) and writes a kubeconfig for it at path: how a component gets its
+// own identity instead of admin.
+func (s *Server) WriteComponentKubeconfig(path, user string, groups []string) error {
+	certPEM, keyPEM, err := s.PKI.IssueClientCert(user, groups, 365*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	return pki.WriteKubeconfig(path, s.URL, s.PKI.CAPEM, certPEM, keyPEM, user)
+}
