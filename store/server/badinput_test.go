@@ -111,6 +111,9 @@ func TestRejectedRequestsAnswerKubeStatusesAndStoreNothing(t *testing.T) {
 		field string // a cause's field, when the error names one
 		// absent must answer 404 afterwards: nothing was stored.
 		absent string
+		// present names a ConfigMap made before the request that must be
+		// unchanged after it.
+		present string
 	}{
 		{name: "malformed JSON", req: rawRequest{method: "POST", path: cms, contentType: "application/json", body: []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"malformed"`)},
 			code: 400, why: metav1.StatusReasonBadRequest, absent: cms + "/malformed"},
@@ -150,6 +153,27 @@ func TestRejectedRequestsAnswerKubeStatusesAndStoreNothing(t *testing.T) {
 			code: 400, why: metav1.StatusReasonBadRequest, says: "spec.foo"},
 		{name: "XML is not served", req: rawRequest{method: "GET", path: cms, accept: "application/xml"},
 			code: 406, why: metav1.StatusReasonNotAcceptable},
+		{name: "unknown dryRun value", req: rawRequest{method: "POST", path: cms + "?dryRun=Bogus", contentType: "application/json", body: configMapJSON("typo-dry", "")},
+			code: 422, why: metav1.StatusReasonInvalid, says: `Unsupported value: ["Bogus"]`, field: "dryRun", absent: cms + "/typo-dry"},
+		{name: "create on an object's URL", req: rawRequest{method: "POST", path: cms + "/named", contentType: "application/json", body: configMapJSON("named", "")},
+			code: 405, why: metav1.StatusReasonMethodNotAllowed, absent: cms + "/named"},
+		{name: "unknown propagationPolicy", req: rawRequest{method: "DELETE", path: cms + "/kept-delete?propagationPolicy=Bogus"},
+			code: 422, why: metav1.StatusReasonInvalid, says: `Unsupported value: "Bogus"`, field: "propagationPolicy", present: "kept-delete"},
+		{name: "apply without a fieldManager", req: rawRequest{method: "PATCH", path: cms + "/kept-apply", contentType: "application/apply-patch+yaml", body: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept-apply}\ndata: {k: changed}\n")},
+			code: 422, why: metav1.StatusReasonInvalid, field: "fieldManager", present: "kept-apply"},
+		{name: "patch that renames the object", req: rawRequest{method: "PATCH", path: cms + "/kept-patch", contentType: "application/merge-patch+json", body: []byte(`{"metadata":{"name":"renamed"},"data":{"k":"changed"}}`)},
+			code: 400, why: metav1.StatusReasonBadRequest, says: "does not match the name on the URL", absent: cms + "/renamed", present: "kept-patch"},
+	}
+	kept := map[string]string{} // name → resourceVersion
+	for _, tc := range cases {
+		if tc.present == "" {
+			continue
+		}
+		cm, err := ts.client.CoreV1().ConfigMaps("bad").Create(ctxT(t), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: tc.present}, Data: map[string]string{"k": "v"}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept[cm.Name] = cm.ResourceVersion
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -172,10 +196,16 @@ func TestRejectedRequestsAnswerKubeStatusesAndStoreNothing(t *testing.T) {
 					t.Errorf("GET %s after the rejected request: want 404, got %d: %s", tc.absent, got.code, got.body)
 				}
 			}
+			if tc.present != "" {
+				cm, err := ts.client.CoreV1().ConfigMaps("bad").Get(ctxT(t), tc.present, metav1.GetOptions{})
+				if err != nil || cm.ResourceVersion != kept[tc.present] || cm.DeletionTimestamp != nil {
+					t.Errorf("the rejected request changed ConfigMap %s: %v %+v", tc.present, err, cm)
+				}
+			}
 		})
 	}
 	ctx := ctxT(t)
-	if left, err := ts.client.CoreV1().ConfigMaps("bad").List(ctx, metav1.ListOptions{}); err != nil || len(left.Items) != 0 {
+	if left, err := ts.client.CoreV1().ConfigMaps("bad").List(ctx, metav1.ListOptions{}); err != nil || len(left.Items) != len(kept) {
 		t.Fatalf("rejected requests stored ConfigMaps: %v %v", err, names(left.Items))
 	}
 	if left, err := ts.client.CoreV1().Secrets("bad").List(ctx, metav1.ListOptions{}); err != nil || len(left.Items) != 0 {
