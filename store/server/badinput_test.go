@@ -153,6 +153,12 @@ func TestRejectedRequestsAnswerKubeStatusesAndStoreNothing(t *testing.T) {
 			code: 400, why: metav1.StatusReasonBadRequest, says: "spec.foo"},
 		{name: "XML is not served", req: rawRequest{method: "GET", path: cms, accept: "application/xml"},
 			code: 406, why: metav1.StatusReasonNotAcceptable},
+		{name: "limit that is not a number", req: rawRequest{method: "GET", path: cms + "?limit=abc"},
+			code: 400, why: metav1.StatusReasonBadRequest},
+		{name: "unknown resourceVersionMatch", req: rawRequest{method: "GET", path: cms + "?resourceVersion=1&resourceVersionMatch=Bogus"},
+			code: 422, why: metav1.StatusReasonInvalid, says: `Unsupported value: "Bogus"`, field: "resourceVersionMatch"},
+		{name: "resourceVersionMatch without resourceVersion", req: rawRequest{method: "GET", path: cms + "?resourceVersionMatch=NotOlderThan"},
+			code: 422, why: metav1.StatusReasonInvalid, field: "resourceVersionMatch"},
 		{name: "unknown dryRun value", req: rawRequest{method: "POST", path: cms + "?dryRun=Bogus", contentType: "application/json", body: configMapJSON("typo-dry", "")},
 			code: 422, why: metav1.StatusReasonInvalid, says: `Unsupported value: ["Bogus"]`, field: "dryRun", absent: cms + "/typo-dry"},
 		{name: "create on an object's URL", req: rawRequest{method: "POST", path: cms + "/named", contentType: "application/json", body: configMapJSON("named", "")},
@@ -497,5 +503,48 @@ func testDeployment(name string, replicas int32) *appsv1.Deployment {
 				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "nginx:1.27"}}},
 			},
 		},
+	}
+}
+
+func TestScaleSubresourceRejectsBadScales(t *testing.T) {
+	ts := startTestServer(t, freeOptions())
+	ctx := ctxT(t)
+	ts.makeNamespace(t, "scale")
+	if _, err := ts.client.AppsV1().Deployments("scale").Create(ctx, testDeployment("web", 2), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const scale = "/apis/apps/v1/namespaces/scale/deployments/web/scale"
+	cases := []struct {
+		name  string
+		body  string
+		code  int
+		why   metav1.StatusReason
+		field string
+	}{
+		{"negative replicas", `{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"web","namespace":"scale"},"spec":{"replicas":-1}}`,
+			422, metav1.StatusReasonInvalid, "spec.replicas"},
+		{"another object's name", `{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"other","namespace":"scale"},"spec":{"replicas":5}}`,
+			400, metav1.StatusReasonBadRequest, ""},
+		{"a Deployment instead of a Scale", `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"scale"},"spec":{"replicas":5}}`,
+			400, metav1.StatusReasonBadRequest, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before, err := ts.client.AppsV1().Deployments("scale").Get(ctx, "web", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp := ts.send(t, rawRequest{method: "PUT", path: scale, contentType: "application/json", body: []byte(tc.body)})
+			if resp.code != tc.code {
+				t.Fatalf("want %d, got %d: %s", tc.code, resp.code, resp.body)
+			}
+			if status := resp.status(t); status.Reason != tc.why || (tc.field != "" && !hasCause(status, tc.field)) {
+				t.Errorf("want reason %s naming %q, got %s %+v", tc.why, tc.field, status.Reason, status.Details)
+			}
+			got, err := ts.client.AppsV1().Deployments("scale").Get(ctx, "web", metav1.GetOptions{})
+			if err != nil || got.ResourceVersion != before.ResourceVersion {
+				t.Fatalf("the refused scale changed the Deployment: %v replicas %d→%d", err, *before.Spec.Replicas, *got.Spec.Replicas)
+			}
+		})
 	}
 }
