@@ -167,6 +167,10 @@ func TestRejectedRequestsAnswerKubeStatusesAndStoreNothing(t *testing.T) {
 			code: 422, why: metav1.StatusReasonInvalid, says: `Unsupported value: "Bogus"`, field: "propagationPolicy", present: "kept-delete"},
 		{name: "apply without a fieldManager", req: rawRequest{method: "PATCH", path: cms + "/kept-apply", contentType: "application/apply-patch+yaml", body: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept-apply}\ndata: {k: changed}\n")},
 			code: 422, why: metav1.StatusReasonInvalid, field: "fieldManager", present: "kept-apply"},
+		{name: "update of an object re-created since (other uid)", req: rawRequest{method: "PUT", path: cms + "/kept-uid", contentType: "application/json", body: []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kept-uid","uid":"00000000-0000-0000-0000-000000000000"},"data":{"k":"changed"}}`)},
+			code: 409, why: metav1.StatusReasonConflict, says: "Precondition failed: UID in precondition", present: "kept-uid"},
+		{name: "apply in another namespace", req: rawRequest{method: "PATCH", path: cms + "/kept-apply-ns?fieldManager=m", contentType: "application/apply-patch+yaml", body: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept-apply-ns, namespace: other}\ndata: {k: v}\n")},
+			code: 400, why: metav1.StatusReasonBadRequest, says: "does not match the namespace sent on the request", present: "kept-apply-ns"},
 		{name: "patch that renames the object", req: rawRequest{method: "PATCH", path: cms + "/kept-patch", contentType: "application/merge-patch+json", body: []byte(`{"metadata":{"name":"renamed"},"data":{"k":"changed"}}`)},
 			code: 400, why: metav1.StatusReasonBadRequest, says: "does not match the name on the URL", absent: cms + "/renamed", present: "kept-patch"},
 	}

@@ -190,3 +190,17 @@ func sameContainers(got, want []corev1.Container) bool {
 	}
 	return true
 }
+
+func TestServerSideApplyTakesTheNameFromTheURL(t *testing.T) {
+	ts := startTestServer(t, freeOptions())
+	ctx := ctxT(t)
+	ts.makeNamespace(t, "ssa-name")
+	cms := ts.client.CoreV1().ConfigMaps("ssa-name")
+	for _, step := range []string{"create", "update"} {
+		config := "apiVersion: v1\nkind: ConfigMap\ndata: {step: " + step + "}\n"
+		got, err := cms.Patch(ctx, "unnamed", types.ApplyPatchType, []byte(config), metav1.PatchOptions{FieldManager: "m"})
+		if err != nil || got.Name != "unnamed" || got.Data["step"] != step {
+			t.Fatalf("%s by an apply without metadata.name: %v %+v", step, err, got)
+		}
+	}
+}
