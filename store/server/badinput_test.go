@@ -552,3 +552,77 @@ func TestScaleSubresourceRejectsBadScales(t *testing.T) {
 		})
 	}
 }
+
+func TestTerminatingNamespaceRefusesNewObjectsUntilFinalized(t *testing.T) {
+	ts := startTestServer(t, freeOptions())
+	ctx := ctxT(t)
+	ts.makeNamespace(t, "ending")
+	namespaces := ts.client.CoreV1().Namespaces()
+	if err := namespaces.Delete(ctx, "ending", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := namespaces.Get(ctx, "ending", metav1.GetOptions{})
+	if err != nil || ns.DeletionTimestamp == nil || ns.Status.Phase != corev1.NamespaceTerminating {
+		t.Fatalf("a deleted namespace waits for its finalizer as Terminating: %v %+v", err, ns)
+	}
+	_, err = ts.client.CoreV1().ConfigMaps("ending").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "late"}}, metav1.CreateOptions{})
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "because it is being terminated") {
+		t.Fatalf("create in a terminating namespace: want 403 Forbidden, got %v", err)
+	}
+	if _, err := ts.client.CoreV1().ConfigMaps("ending").Get(ctx, "late", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the refused object was stored: %v", err)
+	}
+	// The namespace controller empties spec.finalizers through finalize.
+	ns.Spec.Finalizers = nil
+	if _, err := namespaces.Finalize(ctx, ns, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("finalize: %v", err)
+	}
+	if _, err := namespaces.Get(ctx, "ending", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("a finalized terminating namespace must be gone: %v", err)
+	}
+}
+
+func TestStatusIsWrittenApartFromSpec(t *testing.T) {
+	ts := startTestServer(t, freeOptions())
+	ctx := ctxT(t)
+	ts.makeNamespace(t, "status")
+	deployments := ts.client.AppsV1().Deployments("status")
+	created, err := deployments.Create(ctx, testDeployment("web", 1), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.Generation != 1 {
+		t.Fatalf("a new object starts at generation 1, got %d", created.Generation)
+	}
+
+	// A write to the object keeps the stored status.
+	next := created.DeepCopy()
+	next.Status.Replicas = 7
+	next.Spec.Replicas = ptr.To[int32](2)
+	updated, err := deployments.Update(ctx, next, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if updated.Status.Replicas != 0 || *updated.Spec.Replicas != 2 || updated.Generation != 2 {
+		t.Fatalf("update: status.replicas %d (want 0), spec.replicas %d (want 2), generation %d (want 2)", updated.Status.Replicas, *updated.Spec.Replicas, updated.Generation)
+	}
+
+	// A write to status keeps the stored spec and the generation.
+	next = updated.DeepCopy()
+	next.Status.Replicas = 2
+	next.Status.ObservedGeneration = updated.Generation
+	next.Spec.Replicas = ptr.To[int32](9)
+	status, err := deployments.UpdateStatus(ctx, next, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status.Status.Replicas != 2 || *status.Spec.Replicas != 2 || status.Generation != 2 {
+		t.Fatalf("status update: status.replicas %d (want 2), spec.replicas %d (want 2), generation %d (want 2)", status.Status.Replicas, *status.Spec.Replicas, status.Generation)
+	}
+
+	// Metadata changes do not move the generation.
+	labelled, err := deployments.Patch(ctx, "web", types.MergePatchType, []byte(`{"metadata":{"labels":{"extra":"yes"}}}`), metav1.PatchOptions{})
+	if err != nil || labelled.Generation != 2 || labelled.Status.Replicas != 2 {
+		t.Fatalf("label patch: %v generation %d status.replicas %d", err, labelled.Generation, labelled.Status.Replicas)
+	}
+}
