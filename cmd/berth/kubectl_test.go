@@ -25,9 +25,10 @@ import (
 // The kubectl tests run the real berth binary, built once, against one API
 // server started in-process on free ports.
 var (
-	berthBinary string // the built binary
-	kubeconfig  string // the server's admin kubeconfig
-	kubectlHome string // HOME for kubectl's discovery cache
+	berthBinary  string // the built binary
+	kubeconfig   string // the server's admin kubeconfig
+	kubectlHome  string // HOME for kubectl's discovery cache
+	etcdEndpoint string // the server's embedded etcd
 )
 
 func TestMain(m *testing.M) {
@@ -63,6 +64,7 @@ func runWithServer(m *testing.M) int {
 	}
 	defer s.Stop()
 	kubeconfig = s.Kubeconfig()
+	etcdEndpoint = s.Etcd.Endpoints()[0]
 	kubectlHome = filepath.Join(dir, "home")
 	return m.Run()
 }
@@ -80,9 +82,16 @@ func (r result) String() string {
 // runKubectl runs `berth kubectl ARGS` with stdin as its input.
 func runKubectl(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
+	return runBerth(t, stdin, append([]string{"kubectl"}, args...)...)
+}
+
+// runBerth runs `berth ARGS` with stdin as its input, kubectl pointed at
+// the test server.
+func runBerth(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, berthBinary, append([]string{"kubectl"}, args...)...)
+	cmd := exec.CommandContext(ctx, berthBinary, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "HOME="+kubectlHome)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
@@ -94,7 +103,7 @@ func runKubectl(t *testing.T, stdin string, args ...string) result {
 	case errors.As(err, &exit):
 		res.code = exit.ExitCode()
 	case err != nil:
-		t.Fatalf("running berth kubectl %v: %v", args, err)
+		t.Fatalf("running berth %v: %v", args, err)
 	}
 	return res
 }
@@ -297,5 +306,78 @@ func TestKubectlGetWatchPrintsNewObjects(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("kubectl get --watch printed no ADDED seen: %s", stderr.String())
 		}
+	}
+}
+
+func TestKubectlSeesARestoredSnapshot(t *testing.T) {
+	mustKubectl(t, "", "create", "namespace", "snap")
+	mustKubectl(t, "", "create", "configmap", "saved", "-n", "snap", "--from-literal=k=v")
+	uid := mustKubectl(t, "", "get", "configmap", "saved", "-n", "snap", "-o", "jsonpath={.metadata.uid}")
+
+	file := filepath.Join(t.TempDir(), "berth.db")
+	if res := runBerth(t, "", "snapshot", "save", file, "--etcd-endpoint", etcdEndpoint); res.code != 0 || !strings.HasPrefix(res.stdout, "saved "+file) {
+		t.Fatalf("snapshot save: %s", res)
+	}
+	mustKubectl(t, "", "create", "configmap", "after", "-n", "snap")
+	dir := t.TempDir()
+	if res := runBerth(t, "", "snapshot", "restore", file, "--data-dir", dir); res.code != 0 {
+		t.Fatalf("snapshot restore: %s", res)
+	}
+	if res := runBerth(t, "", "snapshot", "restore", file, "--data-dir", dir); res.code != 1 || !strings.Contains(res.stderr, "already holds etcd data") {
+		t.Fatalf("a second restore into the same directory: want exit 1, got %s", res)
+	}
+	if res := runBerth(t, "", "snapshot", "restore", file); res.code != 2 {
+		t.Fatalf("restore without --data-dir: want usage error (exit 2), got %s", res)
+	}
+
+	restored := startBerthServer(t, dir)
+	if got := mustKubectl(t, "", "--kubeconfig", restored, "get", "configmap", "saved", "-n", "snap", "-o", "jsonpath={.metadata.uid}"); got != uid {
+		t.Errorf("restored ConfigMap uid %q, want %q", got, uid)
+	}
+	if res := runKubectl(t, "", "--kubeconfig", restored, "get", "configmap", "after", "-n", "snap"); res.code != 1 || !strings.Contains(res.stderr, "NotFound") {
+		t.Errorf("an object made after the snapshot: want NotFound, got %s", res)
+	}
+}
+
+// startBerthServer runs `berth server` on dataDir as a child process on
+// free ports, waits until kubectl reaches it and returns its kubeconfig.
+func startBerthServer(t *testing.T, dataDir string) string {
+	t.Helper()
+	cmd := exec.Command(berthBinary, "server", "--data-dir", dataDir, "--secure-port", "0", "--etcd-client-port", "0", "--etcd-peer-port", "0")
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+			if waitErr != nil {
+				t.Errorf("berth server did not stop cleanly: %v\n%s", waitErr, logs.String())
+			}
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Errorf("berth server ignored SIGINT for 30s")
+		}
+	})
+	config := filepath.Join(dataDir, "admin.kubeconfig")
+	deadline := time.Now().Add(time.Minute)
+	for {
+		select {
+		case <-exited:
+			t.Fatalf("berth server exited: %v\n%s", waitErr, logs.String())
+		default:
+		}
+		if _, err := os.Stat(config); err == nil && runKubectl(t, "", "--kubeconfig", config, "get", "--raw", "/readyz").code == 0 {
+			return config
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("berth server on %s not ready after a minute:\n%s", dataDir, logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
