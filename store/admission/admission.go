@@ -50,6 +50,10 @@ func (c *Chain) Admit(ctx context.Context, req *apiserver.AdmissionRequest) (fun
 		}
 	}
 	switch obj := req.Object.(type) {
+	case *corev1.Namespace:
+		if req.Operation == apiserver.Create {
+			startNamespace(obj)
+		}
 	case *corev1.Pod:
 		if req.Operation == apiserver.Create && req.Subresource == "" {
 			return nil, c.admitPod(ctx, obj)
@@ -99,6 +103,18 @@ func (c *Chain) namespaceLifecycle(ctx context.Context, req *apiserver.Admission
 			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", req.Namespace))
 	}
 	return nil
+}
+
+// startNamespace makes a new namespace Active and owned by the namespace
+// controller's finalizer, which empties it before it can go away.
+func startNamespace(ns *corev1.Namespace) {
+	ns.Status.Phase = corev1.NamespaceActive
+	for _, f := range ns.Spec.Finalizers {
+		if f == corev1.FinalizerKubernetes {
+			return
+		}
+	}
+	ns.Spec.Finalizers = append(ns.Spec.Finalizers, corev1.FinalizerKubernetes)
 }
 
 // admitPod names the pod's ServiceAccount (which must exist) and sets the

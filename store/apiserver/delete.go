@@ -103,7 +103,7 @@ func (c *call) deleteOne(key string, opts *metav1.DeleteOptions) (runtime.Object
 	}
 	grace := gracePeriod(current, opts)
 	finalizers := wantedFinalizers(current, opts)
-	if grace > 0 || len(finalizers) > 0 {
+	if grace > 0 || len(finalizers) > 0 || hasSpecFinalizers(current) {
 		return c.markDeleting(key, grace, finalizers, opts)
 	}
 	if len(opts.DryRun) > 0 {
@@ -113,7 +113,7 @@ func (c *call) deleteOne(key string, opts *metav1.DeleteOptions) (runtime.Object
 		if err := c.checkPreconditions(obj, opts); err != nil {
 			return err
 		}
-		if len(wantedFinalizers(obj, opts)) > 0 || gracePeriod(obj, opts) > 0 {
+		if len(wantedFinalizers(obj, opts)) > 0 || gracePeriod(obj, opts) > 0 || hasSpecFinalizers(obj) {
 			return errRetryGraceful
 		}
 		return nil
@@ -228,10 +228,14 @@ func wantedFinalizers(obj runtime.Object, opts *metav1.DeleteOptions) []string {
 	case metav1.DeletePropagationForeground:
 		add(finalizerForeground)
 	}
-	if ns, ok := obj.(*corev1.Namespace); ok && len(ns.Spec.Finalizers) > 0 && len(out) == 0 {
-		return []string{}
-	}
 	return out
+}
+
+// hasSpecFinalizers: a namespace waits for its spec finalizers (the
+// namespace controller empties it, then the finalize subresource).
+func hasSpecFinalizers(obj runtime.Object) bool {
+	ns, ok := obj.(*corev1.Namespace)
+	return ok && len(ns.Spec.Finalizers) > 0
 }
 
 func (c *call) deleteCollection() {

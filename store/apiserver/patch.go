@@ -57,6 +57,9 @@ func (c *call) patch() {
 		if err != nil {
 			return nil, err
 		}
+		if a, err := meta.Accessor(obj); err == nil && (a.GetName() != c.info.Name || (a.GetNamespace() != "" && a.GetNamespace() != c.info.Namespace)) {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s/%s) does not match the name on the URL (%s/%s)", a.GetNamespace(), a.GetName(), c.info.Namespace, c.info.Name))
+		}
 		return c.trackFields(current, obj, manager)
 	})
 	if err != nil {
@@ -94,7 +97,7 @@ func applyPatch(patchType types.PatchType, original, patch []byte, schema runtim
 func (c *call) apply(data []byte) {
 	manager := c.query.Get("fieldManager")
 	if manager == "" {
-		c.fail(apierrors.NewBadRequest("PATCH with apply requires fieldManager to be set"))
+		c.fail(applyOptionsError())
 		return
 	}
 	force := isTrue(c.query.Get("force"))
@@ -110,6 +113,16 @@ func (c *call) apply(data []byte) {
 	}
 	if gvk := applied.GroupVersionKind(); gvk != c.kind.GVK {
 		c.fail(apierrors.NewBadRequest(fmt.Sprintf("the applied configuration is %s, not %s", gvk, c.kind.GVK)))
+		return
+	}
+	if applied.GetName() == "" {
+		applied.SetName(c.info.Name)
+	}
+	if c.kind.Namespaced && applied.GetNamespace() == "" {
+		applied.SetNamespace(c.info.Namespace)
+	}
+	if c.kind.Namespaced && applied.GetNamespace() != c.info.Namespace {
+		c.fail(apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
 		return
 	}
 	if applied.GetName() != c.info.Name {

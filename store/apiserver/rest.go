@@ -79,6 +79,10 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info Requ
 		h.ServeHTTP(w, r)
 		return
 	}
+	if err := checkOptions(info.Verb, c.query); err != nil {
+		c.fail(err)
+		return
+	}
 	switch info.Verb {
 	case "get":
 		c.get()

@@ -11,7 +11,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // toScale is the autoscaling/v1 Scale view of a Deployment or ReplicaSet.
@@ -63,6 +65,10 @@ func (c *call) updateScale(patch func(current *autoscalingv1.Scale) (*autoscalin
 			return
 		}
 		body := obj.(*autoscalingv1.Scale)
+		if body.Name != c.info.Name {
+			c.fail(apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", body.Name, c.info.Name)))
+			return
+		}
 		patch = func(*autoscalingv1.Scale) (*autoscalingv1.Scale, error) { return body, nil }
 	}
 	manager := c.fieldManager()
@@ -79,7 +85,8 @@ func (c *call) updateScale(patch func(current *autoscalingv1.Scale) (*autoscalin
 			return nil, apierrors.NewConflict(c.kind.GroupResource(), c.info.Name, fmt.Errorf("%s", objectModified))
 		}
 		if next.Spec.Replicas < 0 {
-			return nil, apierrors.NewBadRequest(fmt.Sprintf("spec.replicas: Invalid value: %d: must be greater than or equal to 0", next.Spec.Replicas))
+			return nil, apierrors.NewInvalid(schema.GroupKind{Group: "autoscaling", Kind: "Scale"}, c.info.Name, field.ErrorList{
+				field.Invalid(field.NewPath("spec", "replicas"), next.Spec.Replicas, "must be greater than or equal to 0")})
 		}
 		obj := current.DeepCopyObject()
 		setReplicas(obj, next.Spec.Replicas)

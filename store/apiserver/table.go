@@ -44,7 +44,6 @@ func (s *Server) table(k *registry.Kind, objs []runtime.Object, lm metav1.ListMe
 // partialMetadata is obj's metadata alone (as=PartialObjectMetadata).
 func partialMetadata(obj runtime.Object) *metav1.PartialObjectMetadata {
 	a, _ := meta.Accessor(obj)
-	gvk := obj.GetObjectKind().GroupVersionKind()
 	out := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "meta.k8s.io/v1", Kind: "PartialObjectMetadata"}}
 	if om, ok := a.(*metav1.ObjectMeta); ok {
 		out.ObjectMeta = *om
@@ -53,7 +52,6 @@ func partialMetadata(obj runtime.Object) *metav1.PartialObjectMetadata {
 			Labels: a.GetLabels(), Annotations: a.GetAnnotations(), CreationTimestamp: a.GetCreationTimestamp(), OwnerReferences: a.GetOwnerReferences(),
 			Finalizers: a.GetFinalizers(), DeletionTimestamp: a.GetDeletionTimestamp(), Generation: a.GetGeneration()}
 	}
-	_ = gvk
 	return out
 }
 

@@ -29,6 +29,10 @@ func (c *call) create() {
 		c.token()
 		return
 	case "":
+		if c.info.Name != "" {
+			c.fail(methodNotAllowed("create", c.kind.GroupResource()))
+			return
+		}
 	default:
 		c.fail(methodNotAllowed("create", c.kind.GroupResource()))
 		return
@@ -274,6 +278,9 @@ func (c *call) prepareUpdate(obj, current runtime.Object) error {
 	cur, _ := meta.Accessor(current)
 	if rv := a.GetResourceVersion(); rv != "" && rv != cur.GetResourceVersion() {
 		return apierrors.NewConflict(c.kind.GroupResource(), cur.GetName(), errors.New(objectModified))
+	}
+	if uid := a.GetUID(); uid != "" && uid != cur.GetUID() {
+		return apierrors.NewConflict(c.kind.GroupResource(), cur.GetName(), fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", uid, cur.GetUID()))
 	}
 	a.SetResourceVersion(cur.GetResourceVersion())
 	a.SetUID(cur.GetUID())

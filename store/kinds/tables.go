@@ -24,11 +24,7 @@ func columns(specs ...string) []metav1.TableColumnDefinition {
 	out := make([]metav1.TableColumnDefinition, len(specs))
 	for i, s := range specs {
 		name, wide := strings.CutSuffix(s, ":wide")
-		typ := "string"
-		if name == "Name" {
-			typ = "string"
-		}
-		out[i] = metav1.TableColumnDefinition{Name: name, Type: typ, Format: formatFor(name)}
+		out[i] = metav1.TableColumnDefinition{Name: name, Type: "string", Format: formatFor(name)}
 		if wide {
 			out[i].Priority = 1
 		}

@@ -89,6 +89,49 @@ type UpdateFunc func(current runtime.Object) (runtime.Object, error)
 // object is read again from etcd before the error is believed. An update
 // that changes nothing is not written.
 func (s *Store) GuaranteedUpdate(ctx context.Context, key string, cached runtime.Object, update UpdateFunc) (runtime.Object, error) {
+	return s.swap(ctx, "update", key, cached, func(current runtime.Object) (*clientv3.Op, runtime.Object, error) {
+		next, err := update(current.DeepCopyObject())
+		if err != nil {
+			return nil, nil, err
+		}
+		data, err := s.codec.Encode(next)
+		if err != nil {
+			return nil, nil, err
+		}
+		if old, err := s.codec.Encode(current); err == nil && bytes.Equal(old, data) {
+			return nil, current, nil
+		}
+		put := clientv3.OpPut(key, string(data))
+		return &put, next, nil
+	})
+}
+
+// Precondition checks the current object before a delete.
+type Precondition func(current runtime.Object) error
+
+// Delete removes the object at key if check accepts its current state. It
+// returns the last state, stamped with the revision of the deletion.
+func (s *Store) Delete(ctx context.Context, key string, cached runtime.Object, check Precondition) (runtime.Object, error) {
+	return s.swap(ctx, "delete", key, cached, func(current runtime.Object) (*clientv3.Op, runtime.Object, error) {
+		if check != nil {
+			if err := check(current); err != nil {
+				return nil, nil, err
+			}
+		}
+		del := clientv3.OpDelete(key)
+		return &del, current.DeepCopyObject(), nil // current may be a shared cached object; the result gets the deletion revision
+	})
+}
+
+// attemptFunc decides a write from the current state of an object: the
+// etcd operation (nil for none) and the object to return once it is done.
+type attemptFunc func(current runtime.Object) (*clientv3.Op, runtime.Object, error)
+
+// swap runs attempt against the object at key and commits its operation
+// only if the object is still at the revision attempt saw, trying again
+// with the newer state otherwise. An error from attempt on a cached
+// (possibly stale) state is checked against a fresh read first.
+func (s *Store) swap(ctx context.Context, operation, key string, cached runtime.Object, attempt attemptFunc) (runtime.Object, error) {
 	current, fresh := cached, false
 	if current == nil {
 		obj, err := s.Get(ctx, key)
@@ -98,7 +141,7 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, cached runtime
 		current, fresh = obj, true
 	}
 	for {
-		next, err := update(current.DeepCopyObject())
+		op, result, err := attempt(current)
 		if err != nil {
 			if fresh {
 				return nil, err
@@ -109,63 +152,8 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, cached runtime
 			fresh = true
 			continue
 		}
-		rev, err := revisionOf(current)
-		if err != nil {
-			return nil, err
-		}
-		data, err := s.codec.Encode(next)
-		if err != nil {
-			return nil, err
-		}
-		if old, err := s.codec.Encode(current); err == nil && bytes.Equal(old, data) {
-			return current, nil
-		}
-		start := time.Now()
-		resp, err := s.client.Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
-			Then(clientv3.OpPut(key, string(data))).
-			Else(clientv3.OpGet(key)).
-			Commit()
-		if err := s.observe("update", start, err); err != nil {
-			return nil, err
-		}
-		if resp.Succeeded {
-			return next, setRevision(next, resp.Header.Revision)
-		}
-		if current, err = s.fromGetResponse(resp); err != nil {
-			return nil, err
-		}
-		fresh = true
-	}
-}
-
-// Precondition checks the current object before a delete.
-type Precondition func(current runtime.Object) error
-
-// Delete removes the object at key if check accepts its current state. It
-// returns the last state, stamped with the revision of the deletion.
-func (s *Store) Delete(ctx context.Context, key string, cached runtime.Object, check Precondition) (runtime.Object, error) {
-	current, fresh := cached, false
-	if current == nil {
-		obj, err := s.Get(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		current, fresh = obj, true
-	}
-	for {
-		if check != nil {
-			if err := check(current); err != nil {
-				if fresh {
-					return nil, err
-				}
-				obj, gerr := s.Get(ctx, key)
-				if gerr != nil {
-					return nil, gerr
-				}
-				current, fresh = obj, true
-				continue
-			}
+		if op == nil {
+			return result, nil
 		}
 		rev, err := revisionOf(current)
 		if err != nil {
@@ -174,14 +162,14 @@ func (s *Store) Delete(ctx context.Context, key string, cached runtime.Object, c
 		start := time.Now()
 		resp, err := s.client.Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
-			Then(clientv3.OpDelete(key)).
+			Then(*op).
 			Else(clientv3.OpGet(key)).
 			Commit()
-		if err := s.observe("delete", start, err); err != nil {
+		if err := s.observe(operation, start, err); err != nil {
 			return nil, err
 		}
 		if resp.Succeeded {
-			return current, setRevision(current, resp.Header.Revision)
+			return result, setRevision(result, resp.Header.Revision)
 		}
 		if current, err = s.fromGetResponse(resp); err != nil {
 			return nil, err
