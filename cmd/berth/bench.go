@@ -38,8 +38,9 @@ func newBenchAPICommand() *cobra.Command {
 
 Without --kubeconfig, it starts "berth server" as a child process with a fresh data dir
 and an embedded etcd, so the server's resident memory (read from /proc) is not mixed with
-the load generator's. With --kubeconfig it measures that server instead (berth or
-kube-apiserver) and reads its memory only when --server-pid names its processes.
+the load generator's, and its CPU time per request is known. With --kubeconfig it
+measures that server instead (berth or kube-apiserver) and reads its memory and CPU
+time only when --server-pid names its processes.
 
 Progress goes to stderr, the results to stdout. The run takes a few minutes.`,
 		Example: `  berth bench api
@@ -89,7 +90,7 @@ Progress goes to stderr, the results to stdout. The run takes a few minutes.`,
 	f := cmd.Flags()
 	f.StringVar(&dataDir, "data-dir", "", "data dir of the server the benchmark starts (default: a temporary dir, removed afterwards); wiped if an earlier run left it")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "measure the server of this kubeconfig instead of starting one (needs admin rights; namespaces bench-* are created and deleted)")
-	f.IntSliceVar(&serverPIDs, "server-pid", nil, "with --kubeconfig: process ids whose memory is the server's (e.g. kube-apiserver and etcd)")
+	f.IntSliceVar(&serverPIDs, "server-pid", nil, "with --kubeconfig: process ids whose memory and CPU time are the server's (e.g. kube-apiserver and etcd)")
 	f.IntVar(&s.Pods, "pods", 10000, "pods stored before the update, get and memory figures")
 	f.IntSliceVar(&s.Clients, "clients", []int{1, 10, 50}, "concurrent clients of the create, update and get scenarios")
 	f.IntVar(&s.Watchers, "watchers", 1000, "watches on one namespace during the fan-out scenario")
@@ -112,6 +113,7 @@ func benchTarget(ctx context.Context, kubeconfig, dataDir string, pids []int, pr
 		if len(pids) > 0 {
 			target.Description += fmt.Sprintf(" (processes %v)", pids)
 			target.Memory = func() (bench.ProcMemory, error) { return bench.ProcessMemory(pids...) }
+			target.CPU = func() (time.Duration, error) { return bench.ProcessCPU(pids...) }
 		}
 		return target, func() {}, nil
 	}
@@ -147,6 +149,7 @@ func benchTarget(ctx context.Context, kubeconfig, dataDir string, pids []int, pr
 		Config:      p.Config,
 		Description: fmt.Sprintf("berth server (child process pid %d, embedded etcd in the same process)", p.Pid()),
 		Memory:      p.Memory,
+		CPU:         p.CPU,
 	}
 	return target, cleanup, nil
 }

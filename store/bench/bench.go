@@ -58,9 +58,10 @@ type Target struct {
 	Config *rest.Config
 	// Description says what the server is, for the report.
 	Description string
-	// Memory reads the server's resident memory; nil when it cannot be
-	// read (a server on another machine).
+	// Memory reads the server's resident memory and CPU the CPU time it
+	// has used; nil when they cannot be read (a server on another machine).
 	Memory func() (ProcMemory, error)
+	CPU    func() (time.Duration, error)
 }
 
 // Report is everything Run measured.
@@ -69,7 +70,7 @@ type Report struct {
 	Machine    Machine       `json:"machine"`
 	Settings   Settings      `json:"settings"`
 	Throughput []Throughput  `json:"throughput"`
-	Watch      FanoutResult  `json:"watch"`
+	Watch      *FanoutResult `json:"watch,omitempty"`
 	Memory     []MemoryPoint `json:"memory,omitempty"`
 	Seconds    float64       `json:"seconds"`
 }
@@ -85,10 +86,13 @@ type Machine struct {
 	LoadEnd   string `json:"loadAverageEnd,omitempty"`
 }
 
-// Throughput is one load scenario at one concurrency.
+// Throughput is one load scenario at one concurrency. ServerCPUPerOpMs
+// is the server's CPU time per call, which unlike the rates does not
+// depend on what else the machine is doing; zero when unknown.
 type Throughput struct {
 	Scenario string `json:"scenario"`
 	LoadResult
+	ServerCPUPerOpMs float64 `json:"serverCpuPerOpMs,omitempty"`
 }
 
 // MemoryPoint is the server's memory at one moment of the run.
@@ -144,6 +148,10 @@ func Run(ctx context.Context, target Target, s Settings, progress func(format st
 		r.watch,
 		func() error { return r.memory("at the end") },
 	}
+	defer func() {
+		r.report.Machine.LoadEnd = loadAverage()
+		r.report.Seconds = time.Since(start).Seconds()
+	}()
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return r.report, err
@@ -152,8 +160,6 @@ func Run(ctx context.Context, target Target, s Settings, progress func(format st
 	if s.Cleanup {
 		r.cleanup()
 	}
-	r.report.Machine.LoadEnd = loadAverage()
-	r.report.Seconds = time.Since(start).Seconds()
 	return r.report, nil
 }
 
@@ -203,8 +209,8 @@ func (r *run) fill() error {
 	}
 	var mu sync.Mutex
 	r.pods = make([]*corev1.Pod, 0, r.s.Pods)
-	r.progress("storing %d pods with %d clients", r.s.Pods, clients)
-	res := Load{
+	r.progress("storing %d pods with %s", r.s.Pods, plural(clients, "client"))
+	res, serverCPU := r.measure(Load{
 		Clients: clients,
 		Limit:   r.s.Pods,
 		Op: func(ctx context.Context, w, n int) error {
@@ -221,8 +227,8 @@ func (r *run) fill() error {
 		Progress: func(done int, elapsed time.Duration) {
 			r.progress("  %d/%d pods after %s", done, r.s.Pods, elapsed.Round(time.Second))
 		},
-	}.Run(r.ctx)
-	r.record(ScenarioFill, res)
+	})
+	r.record(ScenarioFill, res, serverCPU)
 	r.locks = make([]sync.Mutex, len(r.pods))
 	r.stored += len(r.pods)
 	if len(r.pods) == 0 {
@@ -238,16 +244,16 @@ func (r *run) loads(scenario string, op func(cs []kubernetes.Interface, clients 
 		if err != nil {
 			return err
 		}
-		r.progress("%s, %d clients, for %s", scenario, clients, r.s.Duration)
-		res := Load{
+		r.progress("%s with %s for %s", scenario, plural(clients, "client"), r.s.Duration)
+		res, serverCPU := r.measure(Load{
 			Clients:  clients,
 			Duration: r.s.Duration,
 			Op:       op(cs, clients),
 			Progress: func(done int, elapsed time.Duration) {
 				r.progress("  %d %ss after %s", done, scenario, elapsed.Round(time.Second))
 			},
-		}.Run(r.ctx)
-		r.record(scenario, res)
+		})
+		r.record(scenario, res, serverCPU)
 		if scenario == ScenarioCreate {
 			r.stored += res.Ops
 		}
@@ -305,7 +311,7 @@ func (r *run) watch() error {
 		return fmt.Errorf("watch fan-out: %w", err)
 	}
 	r.stored += r.s.WatchWrites + 1
-	r.report.Watch = res
+	r.report.Watch = &res
 	r.progress("watch: %d/%d events delivered; delay p50 %s, p99 %s, max %s",
 		res.Delivered, res.Expected, Millis(res.Delay.P50), Millis(res.Delay.P99), Millis(res.Delay.Max))
 	return nil
@@ -316,13 +322,40 @@ func (r *run) watch() error {
 // stream limit of one connection.
 const watchersPerConnection = 100
 
-func (r *run) record(scenario string, res LoadResult) {
-	r.report.Throughput = append(r.report.Throughput, Throughput{Scenario: scenario, LoadResult: res})
+// measure runs l and returns its result with the server's CPU time over
+// it, zero when the target cannot tell.
+func (r *run) measure(l Load) (LoadResult, time.Duration) {
+	cpu := func() time.Duration {
+		if r.target.CPU == nil {
+			return 0
+		}
+		d, err := r.target.CPU()
+		if err != nil {
+			r.progress("reading the server's CPU time: %v", err)
+			return 0
+		}
+		return d
+	}
+	before := cpu()
+	res := l.Run(r.ctx)
+	after := cpu()
+	if before == 0 || after == 0 {
+		return res, 0
+	}
+	return res, after - before
+}
+
+func (r *run) record(scenario string, res LoadResult, serverCPU time.Duration) {
+	t := Throughput{Scenario: scenario, LoadResult: res}
+	if calls := res.Ops + res.Errors; calls > 0 {
+		t.ServerCPUPerOpMs = millis(serverCPU) / float64(calls)
+	}
+	r.report.Throughput = append(r.report.Throughput, t)
 	errs := ""
 	if res.Errors > 0 {
 		errs = fmt.Sprintf(", %d errors (first: %s)", res.Errors, res.FirstError)
 	}
-	r.progress("%s, %d clients: %.0f/s, p50 %s, p99 %s%s", scenario, res.Clients, res.PerSecond,
+	r.progress("%s with %s: %.0f/s, p50 %s, p99 %s%s", scenario, plural(res.Clients, "client"), res.PerSecond,
 		Millis(res.Latency.P50), Millis(res.Latency.P99), errs)
 }
 
@@ -342,6 +375,14 @@ func thisMachine() Machine {
 	}
 	m.LoadStart = loadAverage()
 	return m
+}
+
+// plural is "1 client" or "10 clients".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 // loadAverage is the 1, 5 and 15 minute load averages, or "" where

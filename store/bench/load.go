@@ -38,14 +38,15 @@ type LoadResult struct {
 	PerSecond  float64 `json:"perSecond"`
 	Latency    Summary `json:"latency"`
 	// ClientAllocsPerOp and ClientBytesPerOp are heap allocations made by
-	// the client side for each call.
+	// the client side for each call, ClientCPUPerOpMs its CPU time.
 	ClientAllocsPerOp float64 `json:"clientAllocsPerOp"`
 	ClientBytesPerOp  float64 `json:"clientBytesPerOp"`
+	ClientCPUPerOpMs  float64 `json:"clientCpuPerOpMs"`
 }
 
 // Run drives the load and returns its figures. Latencies cover successful
 // calls only; failed calls are counted in Errors. It stops early when ctx
-// ends.
+// ends, and a call that fails because of that is not counted.
 func (l Load) Run(ctx context.Context) LoadResult {
 	clients := max(l.Clients, 1)
 	deadline := time.Time{}
@@ -59,6 +60,7 @@ func (l Load) Run(ctx context.Context) LoadResult {
 
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
+	cpuBefore := selfCPU()
 	start := time.Now()
 	stopProgress := l.reportProgress(start, &finished)
 	var wg sync.WaitGroup
@@ -73,6 +75,9 @@ func (l Load) Run(ctx context.Context) LoadResult {
 				}
 				t := time.Now()
 				err := l.Op(ctx, w, n)
+				if err != nil && ctx.Err() != nil {
+					return // cut short by the caller, not failed
+				}
 				finished.Add(1)
 				if err != nil {
 					errs[w]++
@@ -88,6 +93,7 @@ func (l Load) Run(ctx context.Context) LoadResult {
 	wg.Wait()
 	elapsed := time.Since(start)
 	stopProgress()
+	cpu := selfCPU() - cpuBefore
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 
@@ -108,6 +114,7 @@ func (l Load) Run(ctx context.Context) LoadResult {
 	if calls := res.Ops + res.Errors; calls > 0 {
 		res.ClientAllocsPerOp = float64(after.Mallocs-before.Mallocs) / float64(calls)
 		res.ClientBytesPerOp = float64(after.TotalAlloc-before.TotalAlloc) / float64(calls)
+		res.ClientCPUPerOpMs = millis(cpu) / float64(calls)
 	}
 	return res
 }

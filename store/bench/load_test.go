@@ -68,16 +68,22 @@ func TestLoadCountsErrorsApartFromLatencies(t *testing.T) {
 	}
 }
 
-func TestLoadEndsWithItsContext(t *testing.T) {
+func TestLoadEndsWithItsContextWithoutCountingCutCalls(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	Load{Clients: 3, Duration: time.Hour, Op: func(context.Context, int, int) error {
-		time.Sleep(time.Millisecond)
-		return nil
+	res := Load{Clients: 3, Duration: time.Hour, Op: func(ctx context.Context, _, n int) error {
+		if n == 0 {
+			return nil
+		}
+		<-ctx.Done()
+		return ctx.Err()
 	}}.Run(ctx)
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("a cancelled load ran %s", took)
+	}
+	if res.Ops != 3 || res.Errors != 0 {
+		t.Errorf("got %d ops and %d errors; want the 3 finished calls and no error for the cut ones", res.Ops, res.Errors)
 	}
 }
 

@@ -87,6 +87,9 @@ func (p *ServerProcess) Pid() int { return p.cmd.Process.Pid }
 // Memory reads the server's resident memory.
 func (p *ServerProcess) Memory() (ProcMemory, error) { return ProcessMemory(p.Pid()) }
 
+// CPU reads the CPU time the server has used.
+func (p *ServerProcess) CPU() (time.Duration, error) { return ProcessCPU(p.Pid()) }
+
 // Stop sends SIGTERM, waits for the server to exit (killing it after 15
 // seconds) and closes its log.
 func (p *ServerProcess) Stop() error {

@@ -73,7 +73,7 @@ func TestRunMeasuresEveryScenarioAgainstBerth(t *testing.T) {
 	if r.Throughput[0].Ops != s.Pods {
 		t.Errorf("fill stored %d pods, want %d", r.Throughput[0].Ops, s.Pods)
 	}
-	if !r.Watch.AllDelivered() || r.Watch.Expected != 35 || r.Watch.Closed != 0 {
+	if r.Watch == nil || !r.Watch.AllDelivered() || r.Watch.Expected != 35 || r.Watch.Closed != 0 {
 		t.Errorf("watch: %+v, want all 35 events delivered", r.Watch)
 	}
 	if len(r.Memory) != 0 {

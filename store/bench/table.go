@@ -9,20 +9,26 @@ import (
 )
 
 // WriteTable prints the report as kubectl prints resources: one aligned
-// table per kind of figure, headers in capitals.
+// table per kind of figure, headers in capitals. A scenario that did not
+// run (the run was interrupted) has no table.
 func WriteTable(out io.Writer, r *Report) error {
 	w := tabwriter.NewWriter(out, 6, 4, 3, ' ', 0)
-	fmt.Fprintf(w, "SCENARIO\tCLIENTS\tOPS\tOPS/S\tP50\tP90\tP99\tMAX\tERRORS\tCLIENT ALLOCS/OP\tCLIENT KB/OP\n")
+	fmt.Fprintf(w, "SCENARIO\tCLIENTS\tOPS\tOPS/S\tP50\tP90\tP99\tMAX\tERRORS\tSERVER CPU/OP\tCLIENT CPU/OP\tCLIENT ALLOCS/OP\n")
 	for _, t := range r.Throughput {
-		fmt.Fprintf(w, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%d\t%.0f\t%.1f\n", t.Scenario, t.Clients, t.Ops, t.PerSecond,
-			Millis(t.Latency.P50), Millis(t.Latency.P90), Millis(t.Latency.P99), Millis(t.Latency.Max),
-			t.Errors, t.ClientAllocsPerOp, t.ClientBytesPerOp/1024)
+		serverCPU := "-"
+		if t.ServerCPUPerOpMs > 0 {
+			serverCPU = Millis(time.Duration(t.ServerCPUPerOpMs * float64(time.Millisecond)))
+		}
+		fmt.Fprintf(w, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%.0f\n", t.Scenario, t.Clients, t.Ops, t.PerSecond,
+			Millis(t.Latency.P50), Millis(t.Latency.P90), Millis(t.Latency.P99), Millis(t.Latency.Max), t.Errors,
+			serverCPU, Millis(time.Duration(t.ClientCPUPerOpMs*float64(time.Millisecond))), t.ClientAllocsPerOp)
 	}
-	fmt.Fprintln(w)
-	fmt.Fprintf(w, "WATCHERS\tWRITES\tEVENTS DELIVERED\tALL DELIVERED\tDELAY P50\tDELAY P99\tDELAY MAX\tWATCHES CLOSED\n")
-	wr := r.Watch
-	fmt.Fprintf(w, "%d\t%d\t%d/%d\t%s\t%s\t%s\t%s\t%d\n", wr.Watchers, wr.Writes, wr.Delivered, wr.Expected,
-		yesNo(wr.AllDelivered()), Millis(wr.Delay.P50), Millis(wr.Delay.P99), Millis(wr.Delay.Max), wr.Closed)
+	if wr := r.Watch; wr != nil {
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "WATCHERS\tWRITES\tEVENTS DELIVERED\tALL DELIVERED\tDELAY P50\tDELAY P99\tDELAY MAX\tWATCHES CLOSED\n")
+		fmt.Fprintf(w, "%d\t%d\t%d/%d\t%s\t%s\t%s\t%s\t%d\n", wr.Watchers, wr.Writes, wr.Delivered, wr.Expected,
+			yesNo(wr.AllDelivered()), Millis(wr.Delay.P50), Millis(wr.Delay.P99), Millis(wr.Delay.Max), wr.Closed)
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "SERVER MEMORY\tPODS\tRSS\tANON\tFILE\tPEAK RSS\n")
 	if len(r.Memory) == 0 {

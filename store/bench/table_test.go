@@ -28,10 +28,10 @@ func TestWriteTableAlignsEveryFigure(t *testing.T) {
 		Target:  "berth server",
 		Machine: Machine{CPUs: 2, Kernel: "6.1", GoVersion: "go1.26", LoadStart: "0.10 0.20 0.30", LoadEnd: "1.00 0.50 0.40"},
 		Throughput: []Throughput{
-			{Scenario: ScenarioCreate, LoadResult: LoadResult{Clients: 1, Ops: 4000, PerSecond: 400, Latency: Summary{P50: 2 * time.Millisecond, P99: 9 * time.Millisecond}}},
+			{Scenario: ScenarioCreate, LoadResult: LoadResult{Clients: 1, Ops: 4000, PerSecond: 400, Latency: Summary{P50: 2 * time.Millisecond, P99: 9 * time.Millisecond}, ClientCPUPerOpMs: 0.25}, ServerCPUPerOpMs: 1.5},
 			{Scenario: ScenarioGet, LoadResult: LoadResult{Clients: 50, Ops: 30000, PerSecond: 3000, Errors: 2, Latency: Summary{P50: 15 * time.Millisecond, P99: 120 * time.Millisecond}}},
 		},
-		Watch: FanoutResult{Watchers: 1000, Writes: 100, Expected: 100000, Delivered: 99999, Delay: Summary{P50: 12 * time.Millisecond}},
+		Watch: &FanoutResult{Watchers: 1000, Writes: 100, Expected: 100000, Delivered: 99999, Delay: Summary{P50: 12 * time.Millisecond}},
 		Memory: []MemoryPoint{
 			{When: "idle", ProcMemory: ProcMemory{RSS: 80 << 20, Peak: 81 << 20, Anon: 70 << 20, File: 10 << 20}},
 			{When: "with 10000 pods", Pods: 10000, ProcMemory: ProcMemory{RSS: 140 << 20, Peak: 160 << 20, Anon: 100 << 20, File: 40 << 20}},
@@ -44,8 +44,8 @@ func TestWriteTableAlignsEveryFigure(t *testing.T) {
 	lines := strings.Split(out.String(), "\n")
 	header := lines[0]
 	wantRows := map[int][]string{
-		1: {"create", "1", "4000", "400", "2.00ms", "9.00ms"},
-		2: {"get", "50", "30000", "3000", "15.0ms", "120ms", "2"},
+		1: {"create", "1", "4000", "400", "2.00ms", "9.00ms", "1.50ms", "0.25ms"},
+		2: {"get", "50", "30000", "3000", "15.0ms", "120ms", "2", " - "},
 		5: {"1000", "100", "99999/100000", "no", "12.0ms"},
 		8: {"idle", "0", "80 MiB", "70 MiB", "10 MiB", "81 MiB"},
 		9: {"with 10000 pods", "10000", "140 MiB", "100 MiB", "40 MiB", "160 MiB"},
@@ -72,12 +72,15 @@ func TestWriteTableAlignsEveryFigure(t *testing.T) {
 	}
 }
 
-func TestWriteTableSaysWhenMemoryIsUnknown(t *testing.T) {
+func TestWriteTableOfAPartialRunOfARemoteServer(t *testing.T) {
 	var out bytes.Buffer
 	if err := WriteTable(&out, &Report{}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "unknown (remote server)") {
 		t.Errorf("no memory line for a remote server:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "WATCHERS") {
+		t.Errorf("a watch table for a watch scenario that did not run:\n%s", out.String())
 	}
 }

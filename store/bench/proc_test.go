@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseProcStatus(t *testing.T) {
@@ -61,5 +62,61 @@ func TestProcessMemoryAddsProcessesUp(t *testing.T) {
 	}
 	if _, err := ProcessMemory(-1); err == nil || !strings.Contains(err.Error(), "process -1") {
 		t.Errorf("missing process: got %v", err)
+	}
+}
+
+func TestParseProcStat(t *testing.T) {
+	tests := []struct {
+		name    string
+		stat    string
+		want    time.Duration
+		wantErr string
+	}{
+		{
+			name: "user and system ticks add up",
+			stat: "1555 (berth) S 1553 1553 16322 0 -1 4194304 97 0 0 0 250 30 0 0 20 0 1 0 275038 3133440 360",
+			want: 2800 * time.Millisecond,
+		},
+		{
+			name: "a command with spaces and parentheses",
+			stat: "7 (a (b) c) R 1 7 7 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 0 0 0",
+			want: 20 * time.Millisecond,
+		},
+		{name: "no command", stat: "garbage", wantErr: "no (command) field"},
+		{name: "cut short", stat: "1 (x) S 1 2 3", wantErr: "4 fields after the command"},
+		{name: "not a number", stat: "1 (x) S 1 1 1 0 -1 0 0 0 0 0 lots 1 0 0", wantErr: "field 14"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseProcStat([]byte(tt.stat))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v, %v; want error containing %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("got %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestProcessCPUGrowsWithWork(t *testing.T) {
+	before, err := ProcessCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); time.Since(start) < 100*time.Millisecond; {
+	}
+	after, err := ProcessCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after-before < 50*time.Millisecond {
+		t.Errorf("100ms of spinning counted as %s of CPU", after-before)
+	}
+	if self := selfCPU(); self < after {
+		t.Errorf("getrusage says %s, /proc says %s", self, after)
 	}
 }

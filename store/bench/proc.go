@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // ProcMemory is the resident memory of one or more processes, in bytes.
@@ -82,4 +84,61 @@ func parseKB(value string) (int64, error) {
 		return 0, fmt.Errorf("want \"<number> kB\", got %q", strings.TrimSpace(value))
 	}
 	return n * 1024, nil
+}
+
+// userHZ is the unit of the CPU times in /proc/<pid>/stat. It is 100 on
+// every Linux architecture Go supports (it is fixed in the kernel ABI, apart
+// from the configurable internal HZ).
+const userHZ = 100
+
+// ProcessCPU reads the CPU time (user and system) the processes pids have
+// used so far, from /proc/<pid>/stat.
+func ProcessCPU(pids ...int) (time.Duration, error) {
+	var total time.Duration
+	for _, pid := range pids {
+		path := "/proc/" + strconv.Itoa(pid) + "/stat"
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return 0, fmt.Errorf("reading the CPU time of process %d: %w", pid, err)
+		}
+		d, err := ParseProcStat(data)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", path, err)
+		}
+		total += d
+	}
+	return total, nil
+}
+
+// ParseProcStat reads the user and system CPU time (fields 14 and 15) from
+// the text of a Linux /proc/<pid>/stat file. The command name (field 2)
+// may hold spaces and parentheses, so fields are counted from the last ')'.
+func ParseProcStat(stat []byte) (time.Duration, error) {
+	end := bytes.LastIndexByte(stat, ')')
+	if end < 0 {
+		return 0, fmt.Errorf("no (command) field: not a /proc/<pid>/stat file")
+	}
+	fields := strings.Fields(string(stat[end+1:]))
+	// fields[0] is field 3 (state), so utime (14) and stime (15) are 11 and 12.
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("%d fields after the command, want at least 13", len(fields))
+	}
+	var ticks int64
+	for _, i := range []int{11, 12} {
+		n, err := strconv.ParseInt(fields[i], 10, 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("field %d: want a tick count, got %q", i+3, fields[i])
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}
+
+// selfCPU is the CPU time this process has used so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
