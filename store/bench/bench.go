@@ -132,7 +132,8 @@ func Run(ctx context.Context, target Target, s Settings, progress func(format st
 	if err != nil {
 		return nil, err
 	}
-	r.admin = admin[0]
+	defer admin.Close()
+	r.admin = admin.Sets[0]
 	for _, ns := range []string{r.fillNS, r.createNS, r.watchNS} {
 		if err := EnsureNamespace(ctx, r.admin, ns); err != nil {
 			return nil, err
@@ -207,6 +208,7 @@ func (r *run) fill() error {
 	if err != nil {
 		return err
 	}
+	defer cs.Close()
 	var mu sync.Mutex
 	r.pods = make([]*corev1.Pod, 0, r.s.Pods)
 	r.progress("storing %d pods with %s", r.s.Pods, plural(clients, "client"))
@@ -215,7 +217,7 @@ func (r *run) fill() error {
 		Limit:   r.s.Pods,
 		Op: func(ctx context.Context, w, n int) error {
 			name := "pod-" + strconv.Itoa(w) + "-" + strconv.Itoa(n)
-			pod, err := cs[w].CoreV1().Pods(r.fillNS).Create(ctx, Pod(r.fillNS, name, n), metav1.CreateOptions{})
+			pod, err := cs.Sets[w].CoreV1().Pods(r.fillNS).Create(ctx, Pod(r.fillNS, name, n), metav1.CreateOptions{})
 			if err != nil {
 				return err
 			}
@@ -248,11 +250,12 @@ func (r *run) loads(scenario string, op func(cs []kubernetes.Interface, clients 
 		res, serverCPU := r.measure(Load{
 			Clients:  clients,
 			Duration: r.s.Duration,
-			Op:       op(cs, clients),
+			Op:       op(cs.Sets, clients),
 			Progress: func(done int, elapsed time.Duration) {
 				r.progress("  %d %ss after %s", done, scenario, elapsed.Round(time.Second))
 			},
 		})
+		cs.Close()
 		r.record(scenario, res, serverCPU)
 		if scenario == ScenarioCreate {
 			r.stored += res.Ops

@@ -25,22 +25,43 @@ func ClientConfig(config *rest.Config) *rest.Config {
 	return c
 }
 
+// Clients are clientsets that each have their own connection, as
+// separate programs would. Close them when done.
+type Clients struct {
+	Sets  []kubernetes.Interface
+	https []*http.Client
+}
+
 // NewClients returns n clientsets for config, each with its own transport
-// and therefore its own TCP connection, as n separate programs would have.
-// (client-go shares one transport between identical configs; a Proxy
-// function makes a config uncacheable, and this one never proxies.)
-func NewClients(config *rest.Config, n int) ([]kubernetes.Interface, error) {
-	clients := make([]kubernetes.Interface, n)
-	for i := range clients {
+// and therefore its own TCP connection. (client-go shares one transport
+// between identical configs; a Proxy function makes a config uncacheable,
+// and this one never proxies.)
+func NewClients(config *rest.Config, n int) (*Clients, error) {
+	cs := &Clients{}
+	for i := range n {
 		c := rest.CopyConfig(config)
 		c.Proxy = noProxy
-		client, err := kubernetes.NewForConfig(c)
+		httpClient, err := rest.HTTPClientFor(c)
 		if err != nil {
+			cs.Close()
 			return nil, fmt.Errorf("building client %d: %w", i, err)
 		}
-		clients[i] = client
+		set, err := kubernetes.NewForConfigAndClient(c, httpClient)
+		if err != nil {
+			cs.Close()
+			return nil, fmt.Errorf("building client %d: %w", i, err)
+		}
+		cs.Sets = append(cs.Sets, set)
+		cs.https = append(cs.https, httpClient)
 	}
-	return clients, nil
+	return cs, nil
+}
+
+// Close closes the clients' idle connections.
+func (c *Clients) Close() {
+	for _, h := range c.https {
+		h.CloseIdleConnections()
+	}
 }
 
 func noProxy(*http.Request) (*url.URL, error) { return nil, nil }

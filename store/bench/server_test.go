@@ -45,7 +45,8 @@ func oneClient(tb testing.TB, config *rest.Config) kubernetes.Interface {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return cs[0]
+	tb.Cleanup(cs.Close)
+	return cs.Sets[0]
 }
 
 func TestRunMeasuresEveryScenarioAgainstBerth(t *testing.T) {

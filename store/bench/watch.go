@@ -74,10 +74,12 @@ func (f Fanout) Run(ctx context.Context) (FanoutResult, error) {
 		progress = func(string, ...any) {}
 	}
 	perConn := max(f.WatchersPerConnection, 1)
-	clients, err := NewClients(f.Config, (f.Watchers+perConn-1)/perConn)
+	cs, err := NewClients(f.Config, (f.Watchers+perConn-1)/perConn)
 	if err != nil {
 		return FanoutResult{}, err
 	}
+	defer cs.Close()
+	clients := cs.Sets
 	writer := clients[0].CoreV1().Pods(f.Namespace)
 	list, err := writer.List(ctx, metav1.ListOptions{Limit: 1})
 	if err != nil {
