@@ -180,12 +180,14 @@ func (s *Store) swap(ctx context.Context, operation, key string, cached runtime.
 
 // ListResult is one page of a List.
 type ListResult struct {
-	Objects  []runtime.Object
-	Keys     []string // the etcd key of each object
-	Revision int64    // the revision the page was read at
-	NextKey  string
-	More     bool
-	Remain   int64 // objects after this page
+	Objects   []runtime.Object
+	Keys      []string // the etcd key of each object
+	Data      [][]byte // the stored form of each object
+	Revisions []int64  // the mod revision of each object
+	Revision  int64    // the revision the page was read at
+	NextKey   string
+	More      bool
+	Remain    int64 // objects after this page
 }
 
 // List reads up to limit objects (0: all) with keys in [startKey, end of
@@ -217,6 +219,8 @@ func (s *Store) List(ctx context.Context, prefix, startKey string, rev, limit in
 		}
 		out.Objects = append(out.Objects, obj)
 		out.Keys = append(out.Keys, string(kv.Key))
+		out.Data = append(out.Data, kv.Value)
+		out.Revisions = append(out.Revisions, kv.ModRevision)
 	}
 	if resp.More && len(resp.Kvs) > 0 {
 		out.More = true

@@ -49,7 +49,7 @@ func NewCacher(store *storage.Store, watcher clientv3.Watcher, log *slog.Logger)
 // Register adds a cache for the objects under prefix. attrs extracts what
 // selectors match on. It must be called before Start.
 func (c *Cacher) Register(prefix string, attrs AttrFunc) *Resource {
-	r := newResource(prefix, attrs)
+	r := newResource(prefix, attrs, c.store.Codec().Decode)
 	c.resources[prefix] = r
 	return r
 }
@@ -68,7 +68,7 @@ func (c *Cacher) Start(ctx context.Context) error {
 			return fmt.Errorf("loading %s into the watch cache: %w", prefix, err)
 		}
 		for i, obj := range list.Objects {
-			initial[r] = append(initial[r], r.newEntry(list.Keys[i], obj))
+			initial[r] = append(initial[r], r.newEntry(list.Keys[i], obj, list.Data[i], list.Revisions[i]))
 		}
 	}
 	compacted := c.readCompactRevision(ctx)
@@ -196,7 +196,7 @@ func (c *Cacher) apply(ev *clientv3.Event) {
 		c.log.Error("undecodable object in etcd; skipping it", "key", key, "err", err)
 		return
 	}
-	r.put(key, obj, ev.Kv.ModRevision)
+	r.put(key, obj, ev.Kv.Value, ev.Kv.ModRevision)
 }
 
 func (c *Cacher) advance(rev int64) {

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"io"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -33,6 +31,10 @@ var ErrGone = errors.New("too old resource version")
 // AttrFunc returns what label and field selectors match an object on.
 type AttrFunc func(obj runtime.Object) (labels.Set, fields.Set)
 
+// DecodeFunc turns a stored object back into an object with
+// resourceVersion rev.
+type DecodeFunc func(data []byte, rev int64) (runtime.Object, error)
+
 // Filter selects objects for a list or a watch.
 type Filter struct {
 	Namespace string // empty: all namespaces
@@ -52,22 +54,30 @@ type Event struct {
 	Cache      sync.Map // media type → encoded frame
 }
 
+// entry is one cached object in its stored (protobuf) form, about a third
+// of its decoded size, with what selectors need already extracted.
 type entry struct {
 	key    string
-	obj    runtime.Object
+	data   []byte
+	rev    int64
 	labels labels.Set
 	fields fields.Set
 }
 
+// change is one entry of the history: what happened at rev.
 type change struct {
-	event     *Event
+	typ       watch.EventType
+	rev       int64
 	cur, prev *entry // cur is nil for a deletion
+	// live is the event watchers were sent; the history keeps only entries.
+	live *Event
 }
 
 // Resource is the cache of one resource (one key prefix).
 type Resource struct {
 	prefix string
 	attrs  AttrFunc
+	decode DecodeFunc
 
 	mu           sync.RWMutex
 	items        map[string]*entry
@@ -79,13 +89,19 @@ type Resource struct {
 	lastBookmark time.Time
 }
 
-func newResource(prefix string, attrs AttrFunc) *Resource {
-	return &Resource{prefix: prefix, attrs: attrs, items: map[string]*entry{}, watchers: map[*Watcher]struct{}{}}
+func newResource(prefix string, attrs AttrFunc, decode DecodeFunc) *Resource {
+	return &Resource{prefix: prefix, attrs: attrs, decode: decode, items: map[string]*entry{}, watchers: map[*Watcher]struct{}{}}
 }
 
-func (r *Resource) newEntry(key string, obj runtime.Object) *entry {
+// newEntry keeps data, the stored form of obj at revision rev.
+func (r *Resource) newEntry(key string, obj runtime.Object, data []byte, rev int64) *entry {
 	l, f := r.attrs(obj)
-	return &entry{key: key, obj: obj, labels: l, fields: f}
+	return &entry{key: key, data: data, rev: rev, labels: l, fields: f}
+}
+
+// object decodes e, stamped with resourceVersion rev.
+func (r *Resource) object(e *entry, rev int64) (runtime.Object, error) {
+	return r.decode(e.data, rev)
 }
 
 func (r *Resource) fill(entries []*entry, rev, compacted int64) {
@@ -104,35 +120,39 @@ func (r *Resource) Revision() int64 {
 	return r.rev
 }
 
-// Get returns the cached object at key.
+// Get returns the cached object at key, a copy of its own.
 func (r *Resource) Get(key string) (runtime.Object, bool) {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
 	e, ok := r.items[key]
+	r.mu.RUnlock()
 	if !ok {
 		return nil, false
 	}
-	return e.obj, true
+	obj, err := r.object(e, e.rev)
+	if err != nil {
+		return nil, false
+	}
+	return obj, true
 }
 
 // List returns the cached objects f selects, in key order, and the revision
-// they are current at. The objects are shared: copy before changing them.
+// they are current at. The objects are the caller's own.
 func (r *Resource) List(f Filter) ([]runtime.Object, int64) {
 	r.mu.RLock()
-	keys := make([]string, 0, len(r.items))
-	matched := make(map[string]runtime.Object, len(r.items))
-	for key, e := range r.items {
+	matched := make([]*entry, 0, len(r.items))
+	for _, e := range r.items {
 		if r.matches(f, e) {
-			keys = append(keys, key)
-			matched[key] = e.obj
+			matched = append(matched, e)
 		}
 	}
 	rev := r.rev
 	r.mu.RUnlock()
-	sort.Strings(keys)
-	out := make([]runtime.Object, len(keys))
-	for i, k := range keys {
-		out[i] = matched[k]
+	sort.Slice(matched, func(i, j int) bool { return matched[i].key < matched[j].key })
+	out := make([]runtime.Object, 0, len(matched))
+	for _, e := range matched {
+		if obj, err := r.object(e, e.rev); err == nil {
+			out = append(out, obj)
+		}
 	}
 	return out, rev
 }
@@ -153,19 +173,21 @@ func (r *Resource) matches(f Filter, e *entry) bool {
 	return true
 }
 
-func (r *Resource) put(key string, obj runtime.Object, rev int64) {
+// put records obj (stored as data) at key as of revision rev.
+func (r *Resource) put(key string, obj runtime.Object, data []byte, rev int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	cur := r.newEntry(key, obj)
+	cur := r.newEntry(key, obj, data, rev)
 	prev := r.items[key]
 	r.items[key] = cur
 	typ := watch.Modified
 	if prev == nil {
 		typ = watch.Added
 	}
-	r.record(&change{event: &Event{Type: typ, Object: obj, Rev: rev}, cur: cur, prev: prev}, rev)
+	r.record(&change{typ: typ, rev: rev, cur: cur, prev: prev, live: &Event{Type: typ, Object: obj, Rev: rev}})
 }
 
+// remove records the deletion of key at revision rev.
 func (r *Resource) remove(key string, rev int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -174,24 +196,29 @@ func (r *Resource) remove(key string, rev int64) {
 		return
 	}
 	delete(r.items, key)
-	last := stamp(prev.obj, rev)
-	r.record(&change{event: &Event{Type: watch.Deleted, Object: last, Rev: rev}, prev: &entry{key: key, obj: last, labels: prev.labels, fields: prev.fields}}, rev)
+	c := &change{typ: watch.Deleted, rev: rev, prev: prev}
+	if last, err := r.object(prev, rev); err == nil {
+		c.live = &Event{Type: watch.Deleted, Object: last, Rev: rev}
+	}
+	r.record(c)
 }
 
-// record appends c to the history and hands it to every watcher. r.mu is held.
-func (r *Resource) record(c *change, rev int64) {
-	r.rev = max(r.rev, rev)
-	if len(r.history) < historySize {
-		r.history = append(r.history, c)
-	} else {
-		r.oldest = max(r.oldest, r.history[r.start].event.Rev)
-		r.history[r.start] = c
-		r.start = (r.start + 1) % historySize
-	}
+// record hands c to every watcher and appends it to the history, which
+// keeps the entries but not the decoded event. r.mu is held.
+func (r *Resource) record(c *change) {
+	r.rev = max(r.rev, c.rev)
 	for w := range r.watchers {
 		if ev := w.view(c); ev != nil {
 			r.send(w, ev)
 		}
+	}
+	c.live = nil
+	if len(r.history) < historySize {
+		r.history = append(r.history, c)
+	} else {
+		r.oldest = max(r.oldest, r.history[r.start].rev)
+		r.history[r.start] = c
+		r.start = (r.start + 1) % historySize
 	}
 }
 
@@ -255,7 +282,9 @@ func (r *Resource) Watch(opts WatchOptions) (*Watcher, error) {
 		w.initial = make([]*Event, 0, len(keys)+1)
 		for _, k := range keys {
 			e := r.items[k]
-			w.initial = append(w.initial, &Event{Type: watch.Added, Object: e.obj, Rev: r.rev})
+			if obj, err := r.object(e, e.rev); err == nil {
+				w.initial = append(w.initial, &Event{Type: watch.Added, Object: obj, Rev: r.rev})
+			}
 		}
 		w.initial = append(w.initial, &Event{Type: watch.Bookmark, Rev: r.rev, InitialEnd: true})
 	} else {
@@ -264,7 +293,7 @@ func (r *Resource) Watch(opts WatchOptions) (*Watcher, error) {
 		}
 		for i := range r.history {
 			c := r.history[(r.start+i)%len(r.history)]
-			if c.event.Rev <= opts.Revision {
+			if c.rev <= opts.Revision {
 				continue
 			}
 			if ev := w.view(c); ev != nil {
@@ -322,26 +351,34 @@ func (w *Watcher) Stop() {
 }
 
 // view is the event this watcher sees for c: selectors turn an object
-// entering the selection into ADDED and one leaving it into DELETED.
+// entering the selection into ADDED and one leaving it into DELETED. The
+// live event of c is shared; replayed history is decoded afresh.
 func (w *Watcher) view(c *change) *Event {
 	r := w.resource
 	now, before := r.matches(w.filter, c.cur), r.matches(w.filter, c.prev)
 	switch {
 	case now && before, now && c.prev == nil, !now && c.cur == nil && before:
-		return c.event
+		if c.live != nil {
+			return c.live
+		}
+		src := c.cur
+		if src == nil {
+			src = c.prev
+		}
+		return r.event(c.typ, src, c.rev)
 	case now:
-		return &Event{Type: watch.Added, Object: c.cur.obj, Rev: c.event.Rev}
+		return r.event(watch.Added, c.cur, c.rev)
 	case before:
-		return &Event{Type: watch.Deleted, Object: stamp(c.prev.obj, c.event.Rev), Rev: c.event.Rev}
+		return r.event(watch.Deleted, c.prev, c.rev)
 	}
 	return nil
 }
 
-// stamp returns a copy of obj carrying resourceVersion rev.
-func stamp(obj runtime.Object, rev int64) runtime.Object {
-	out := obj.DeepCopyObject()
-	if a, err := meta.Accessor(out); err == nil {
-		a.SetResourceVersion(strconv.FormatInt(rev, 10))
+// event decodes e as an event of type typ at revision rev.
+func (r *Resource) event(typ watch.EventType, e *entry, rev int64) *Event {
+	obj, err := r.object(e, rev)
+	if err != nil {
+		return nil
 	}
-	return out
+	return &Event{Type: typ, Object: obj, Rev: rev}
 }

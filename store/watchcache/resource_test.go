@@ -15,6 +15,9 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/berth-io/berth/store/kinds"
+	"github.com/berth-io/berth/store/storage"
 )
 
 const prefix = "/registry/core/configmaps/"
@@ -28,10 +31,22 @@ func cm(ns, name string, rev int64, lbls map[string]string) (string, runtime.Obj
 	return prefix + ns + "/" + name, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: lbls, ResourceVersion: strconv.FormatInt(rev, 10)}}
 }
 
+var codec = storage.NewCodec(kinds.NewScheme())
+
 func newTestResource() *Resource {
-	r := newResource(prefix, podAttrs)
+	r := newResource(prefix, podAttrs, codec.Decode)
 	r.fill(nil, 10, 0)
 	return r
+}
+
+// store records obj at key as the cacher does with an etcd event.
+func store(t *testing.T, r *Resource, key string, obj runtime.Object, rev int64) {
+	t.Helper()
+	data, err := codec.Encode(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.put(key, obj, data, rev)
 }
 
 func nextEvent(t *testing.T, w *Watcher) *Event {
@@ -49,7 +64,7 @@ func TestListFiltersByNamespaceAndLabelsInKeyOrder(t *testing.T) {
 	r := newTestResource()
 	for i, c := range []struct{ ns, name, tier string }{{"b", "z", "web"}, {"a", "y", "web"}, {"a", "x", "db"}} {
 		key, obj := cm(c.ns, c.name, int64(11+i), map[string]string{"tier": c.tier})
-		r.put(key, obj, int64(11+i))
+		store(t, r, key, obj, int64(11+i))
 	}
 	web := labels.SelectorFromSet(labels.Set{"tier": "web"})
 	objs, rev := r.List(Filter{Label: web})
@@ -65,9 +80,9 @@ func TestListFiltersByNamespaceAndLabelsInKeyOrder(t *testing.T) {
 func TestWatchFromRevisionReplaysHistoryThenFollows(t *testing.T) {
 	r := newTestResource()
 	key, obj := cm("ns", "a", 11, nil)
-	r.put(key, obj, 11)
+	store(t, r, key, obj, 11)
 	_, obj2 := cm("ns", "a", 12, map[string]string{"v": "2"})
-	r.put(key, obj2, 12)
+	store(t, r, key, obj2, 12)
 
 	w, err := r.Watch(WatchOptions{Revision: 11})
 	if err != nil {
@@ -94,7 +109,7 @@ func TestWatchOlderThanHistoryIsGone(t *testing.T) {
 	}
 	for i := 0; i < historySize+5; i++ {
 		key, obj := cm("ns", "x", int64(11+i), nil)
-		r.put(key, obj, int64(11+i))
+		store(t, r, key, obj, int64(11+i))
 	}
 	if _, err := r.Watch(WatchOptions{Revision: 12}); !errors.Is(err, ErrGone) {
 		t.Fatalf("watch from an evicted revision: want ErrGone, got %v", err)
@@ -112,7 +127,7 @@ func TestInitialEventsEndWithMarkedBookmark(t *testing.T) {
 	r := newTestResource()
 	for i, name := range []string{"b", "a"} {
 		key, obj := cm("ns", name, int64(11+i), nil)
-		r.put(key, obj, int64(11+i))
+		store(t, r, key, obj, int64(11+i))
 	}
 	w, err := r.Watch(WatchOptions{InitialEvents: true, Bookmarks: true})
 	if err != nil {
@@ -134,19 +149,19 @@ func TestInitialEventsEndWithMarkedBookmark(t *testing.T) {
 func TestSelectorTransitionsBecomeAddedAndDeleted(t *testing.T) {
 	r := newTestResource()
 	key, obj := cm("ns", "a", 11, map[string]string{"tier": "db"})
-	r.put(key, obj, 11)
+	store(t, r, key, obj, 11)
 	w, err := r.Watch(WatchOptions{Revision: 11, Filter: Filter{Label: labels.SelectorFromSet(labels.Set{"tier": "web"})}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Stop()
 	_, in := cm("ns", "a", 12, map[string]string{"tier": "web"})
-	r.put(key, in, 12)
+	store(t, r, key, in, 12)
 	if ev := nextEvent(t, w); ev.Type != watch.Added {
 		t.Fatalf("entering the selector: want ADDED, got %s", ev.Type)
 	}
 	_, out := cm("ns", "a", 13, map[string]string{"tier": "db"})
-	r.put(key, out, 13)
+	store(t, r, key, out, 13)
 	ev := nextEvent(t, w)
 	if ev.Type != watch.Deleted || ev.Object.(*corev1.ConfigMap).Labels["tier"] != "web" {
 		t.Fatalf("leaving the selector: want DELETED of the last matching state, got %s", ev.Type)
@@ -166,7 +181,7 @@ func TestSlowWatcherIsDroppedNotBlocking(t *testing.T) {
 	go func() {
 		for i := 0; i < watcherBuffer+10; i++ {
 			key, obj := cm("ns", "x", int64(11+i), nil)
-			r.put(key, obj, int64(11+i))
+			store(t, r, key, obj, int64(11+i))
 		}
 		close(done)
 	}()
@@ -185,4 +200,22 @@ func TestSlowWatcherIsDroppedNotBlocking(t *testing.T) {
 		t.Fatalf("slow watcher: want io.EOF after its buffer, got %v", err2)
 	}
 	w.Stop()
+}
+
+func TestObjectsFromTheCacheAreTheCallersOwn(t *testing.T) {
+	r := newTestResource()
+	key, obj := cm("ns", "a", 11, map[string]string{"v": "1"})
+	store(t, r, key, obj, 11)
+	got, ok := r.Get(key)
+	if !ok {
+		t.Fatal("not cached")
+	}
+	got.(*corev1.ConfigMap).Labels["v"] = "changed by a caller"
+	again, _ := r.Get(key)
+	if v := again.(*corev1.ConfigMap).Labels["v"]; v != "1" {
+		t.Fatalf("a caller's change leaked into the cache: %q", v)
+	}
+	if rv := again.(*corev1.ConfigMap).ResourceVersion; rv != "11" {
+		t.Fatalf("cached object carries resourceVersion %q, want 11", rv)
+	}
 }
