@@ -69,12 +69,15 @@ func (c *call) patch() {
 	c.respond(http.StatusOK, updated)
 }
 
-// applyPatch applies a non-apply patch to a JSON document.
-func applyPatch(patchType types.PatchType, original, patch []byte, schema runtime.Object) ([]byte, error) {
-	var (
-		out []byte
-		err error
-	)
+// applyPatch applies a non-apply patch to a JSON document. The patch
+// libraries panic on some malformed patches (a JSON patch "replace" without
+// a value, for one); that is the client's error, answered with 400.
+func applyPatch(patchType types.PatchType, original, patch []byte, schema runtime.Object) (out []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, apierrors.NewBadRequest(fmt.Sprintf("the patch could not be applied: malformed %s patch (%v)", patchType, r))
+		}
+	}()
 	switch patchType {
 	case types.JSONPatchType:
 		var p jsonpatch.Patch
