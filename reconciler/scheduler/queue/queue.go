@@ -51,7 +51,7 @@ type PodInfo struct {
 	Attempts int
 	// UnschedulablePlugins are the filters that rejected the pod in its
 	// last attempt; an event only moves the pod if it may help one of
-	// them (any event does when the set is empty, as after an error).
+	// them (any event does when the set is empty).
 	UnschedulablePlugins sets.Set[string]
 
 	failedAt  time.Time
@@ -193,7 +193,7 @@ func (q *Queue) Pop(ctx context.Context) (*PodInfo, error) {
 		}
 		wait := time.Duration(-1)
 		if q.backoff.Len() > 0 {
-			wait = q.backoffExpiry(q.backoff.items[0]).Sub(q.opts.Now())
+			wait = max(q.backoffExpiry(q.backoff.items[0]).Sub(q.opts.Now()), 0)
 		}
 		q.mu.Unlock()
 		if err := q.sleep(ctx, wait); err != nil {
@@ -220,19 +220,29 @@ func (q *Queue) sleep(ctx context.Context, d time.Duration) error {
 }
 
 // Done ends the flight of a pod that was scheduled (assumed on a node) or
-// dropped; a pod that failed goes back with Requeue instead.
+// dropped; a pod that failed goes back with Requeue or RequeueAfterError.
 func (q *Queue) Done(uid types.UID) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	delete(q.inFlight, uid)
 }
 
-// Requeue ends the flight of a pod whose attempt failed. With
-// unschedulable plugins (the filters that rejected it), the pod waits for
-// an event that may help, unless such an event or a change to the pod came
-// while it was in flight; then, as after an error (no plugins), it is
-// retried after its back-off.
-func (q *Queue) Requeue(p *PodInfo, unschedulablePlugins sets.Set[string]) {
+// Requeue ends the flight of a pod no node could take: rejectedBy are
+// the filters that rejected nodes (empty when there were no nodes). The
+// pod waits for an event that may help, unless such an event or a change
+// to the pod came while it was in flight: then it is retried after its
+// back-off.
+func (q *Queue) Requeue(p *PodInfo, rejectedBy sets.Set[string]) {
+	q.fail(p, rejectedBy, true)
+}
+
+// RequeueAfterError ends the flight of a pod whose attempt failed for
+// another reason (an API error): it is retried after its back-off.
+func (q *Queue) RequeueAfterError(p *PodInfo) {
+	q.fail(p, nil, false)
+}
+
+func (q *Queue) fail(p *PodInfo, rejectedBy sets.Set[string], unschedulable bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	f, ok := q.inFlight[p.Pod.UID]
@@ -243,10 +253,10 @@ func (q *Queue) Requeue(p *PodInfo, unschedulablePlugins sets.Set[string]) {
 	if ok && f.updated != nil {
 		p.Pod = f.updated
 	}
-	p.UnschedulablePlugins = unschedulablePlugins
+	p.UnschedulablePlugins = rejectedBy
 	p.failedAt = q.opts.Now()
 	p.Timestamp = p.failedAt
-	if len(unschedulablePlugins) == 0 || (ok && (f.updated != nil || q.moveCycle >= f.cycle)) {
+	if !unschedulable || (ok && (f.updated != nil || q.moveCycle >= f.cycle)) {
 		heap.Push(&q.backoff, p)
 		q.signal()
 		return
