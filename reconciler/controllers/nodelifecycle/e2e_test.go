@@ -225,8 +225,9 @@ func TestQuietNodeIsTaintedItsPodsEvictedAndItRecovers(t *testing.T) {
 	quiet := newKubelet(t, s.Admin, "quiet")
 	healthy := newKubelet(t, s.Admin, "healthy")
 	heartbeat, stopHeartbeat := context.WithCancel(ctx)
-	defer stopHeartbeat()
-	go wait.Until(healthy.renew, 300*time.Millisecond, heartbeat.Done())
+	beating := make(chan struct{})
+	go func() { defer close(beating); wait.Until(healthy.renew, 300*time.Millisecond, heartbeat.Done()) }()
+	defer func() { stopHeartbeat(); <-beating }()
 
 	runningPod(t, s.Admin, "short", "quiet", ptr(int64(1)))
 	runningPod(t, s.Admin, "stays", "quiet", nil)
