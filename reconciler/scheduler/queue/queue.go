@@ -5,9 +5,10 @@
 // cluster change that could help them (a node added, a pod deleted, ...)
 // or, at the latest, for MaxUnschedulableWait.
 //
-// A popped pod is in flight until Done; a change to it or a cluster event
-// meanwhile is remembered, so that a failed attempt that raced with a
-// helpful change is retried after its back-off instead of parking the pod.
+// A popped pod is in flight until Done; changes to it and cluster events
+// meanwhile are remembered, so that a failed attempt that raced with a
+// change that may help is retried after its back-off instead of parking
+// the pod.
 package queue
 
 import (
@@ -77,14 +78,12 @@ type Queue struct {
 	backoff       podHeap
 	unschedulable map[types.UID]*PodInfo
 	inFlight      map[types.UID]*flight
-	// cycle counts pops; moveCycle is the cycle of the last event that
-	// moved pods, so that attempts that started earlier do not park.
-	cycle, moveCycle int64
 }
 
-// flight is a popped pod's record of what happened while it was out.
+// flight is a popped pod's record of what happened while it was out: the
+// cluster events, its latest version if it changed, whether it was deleted.
 type flight struct {
-	cycle   int64
+	events  []Event
 	updated *corev1.Pod
 	deleted bool
 }
@@ -182,12 +181,11 @@ func (q *Queue) Pop(ctx context.Context) (*PodInfo, error) {
 		q.flushBackoff()
 		if q.active.Len() > 0 {
 			p := heap.Pop(&q.active).(*PodInfo)
-			q.cycle++
 			p.Attempts++
 			if p.InitialAttempt.IsZero() {
 				p.InitialAttempt = q.opts.Now()
 			}
-			q.inFlight[p.Pod.UID] = &flight{cycle: q.cycle}
+			q.inFlight[p.Pod.UID] = &flight{}
 			q.mu.Unlock()
 			return p, nil
 		}
@@ -256,7 +254,7 @@ func (q *Queue) fail(p *PodInfo, rejectedBy sets.Set[string], unschedulable bool
 	p.UnschedulablePlugins = rejectedBy
 	p.failedAt = q.opts.Now()
 	p.Timestamp = p.failedAt
-	if !unschedulable || (ok && (f.updated != nil || q.moveCycle >= f.cycle)) {
+	if !unschedulable || (ok && (f.updated != nil || anyMayHelp(f.events, p))) {
 		heap.Push(&q.backoff, p)
 		q.signal()
 		return
@@ -269,7 +267,9 @@ func (q *Queue) fail(p *PodInfo, rejectedBy sets.Set[string], unschedulable bool
 func (q *Queue) MoveOnEvent(event Event) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.moveCycle = q.cycle
+	for _, f := range q.inFlight {
+		f.events = append(f.events, event)
+	}
 	for uid, p := range q.unschedulable {
 		if !mayHelp(event, p) {
 			continue
@@ -286,6 +286,15 @@ func mayHelp(event Event, p *PodInfo) bool {
 	}
 	for plugin := range p.UnschedulablePlugins {
 		if event.Plugins.Has(plugin) {
+			return true
+		}
+	}
+	return false
+}
+
+func anyMayHelp(events []Event, p *PodInfo) bool {
+	for _, e := range events {
+		if mayHelp(e, p) {
 			return true
 		}
 	}

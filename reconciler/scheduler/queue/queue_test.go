@@ -216,3 +216,14 @@ func TestPopWaitsForAnAddAndForItsContext(t *testing.T) {
 		t.Fatal("Pop should return when its context is done")
 	}
 }
+
+func TestAnUnhelpfulEventDuringTheAttemptStillParks(t *testing.T) {
+	q, _ := newQueue()
+	q.Add(pod("p", 0))
+	p := popNow(t, q)
+	q.MoveOnEvent(Event{Name: "AssignedPodAdd", Plugins: sets.New("InterPodAffinity")})
+	q.Requeue(p, sets.New("NodeResourcesFit"))
+	if _, b, u := q.Lengths(); b != 0 || u != 1 {
+		t.Fatalf("a pod placed while an event that cannot help it came should wait: backoff %d, unschedulable %d", b, u)
+	}
+}
