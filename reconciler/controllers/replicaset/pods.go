@@ -34,12 +34,12 @@ func podFromTemplate(rs *appsv1.ReplicaSet) (*corev1.Pod, error) {
 	}, nil
 }
 
-// namePrefix is "<name>-", or name alone when the dash would make an
-// invalid prefix (a name at the length limit).
+// namePrefix is "<name>-", or name alone when that would not be a valid
+// prefix (a name at the length limit). A prefix may end in a dash, so it is
+// checked with a letter in the dash's place.
 func namePrefix(name string) string {
-	prefix := name + "-"
-	if len(validation.IsDNS1123Subdomain(prefix+"x")) != 0 {
+	if len(validation.IsDNS1123Subdomain(name+"a")) != 0 {
 		return name
 	}
-	return prefix
+	return name + "-"
 }

@@ -226,12 +226,27 @@ func (c *Controller) relatedPods(rs *appsv1.ReplicaSet) ([]*corev1.Pod, error) {
 }
 
 // writeStatus writes status through the status subresource unless nothing
-// changed. A conflict is returned: the newer object brings its own sync.
+// changed. After a conflict (usually the cache lagging behind this
+// controller's previous write) it retries once on a fresh copy, if that
+// copy's spec is still the one status describes.
 func (c *Controller) writeStatus(ctx context.Context, rs *appsv1.ReplicaSet, status appsv1.ReplicaSetStatus) (*appsv1.ReplicaSet, error) {
 	if apiequality.Semantic.DeepEqual(rs.Status, status) {
 		return rs, nil
 	}
+	client := c.client.AppsV1().ReplicaSets(rs.Namespace)
 	next := rs.DeepCopy()
 	next.Status = status
-	return c.client.AppsV1().ReplicaSets(rs.Namespace).UpdateStatus(ctx, next, metav1.UpdateOptions{})
+	out, err := client.UpdateStatus(ctx, next, metav1.UpdateOptions{})
+	if !apierrors.IsConflict(err) {
+		return out, err
+	}
+	fresh, gerr := client.Get(ctx, rs.Name, metav1.GetOptions{})
+	if gerr != nil || fresh.UID != rs.UID || fresh.Generation != rs.Generation {
+		return nil, err
+	}
+	if apiequality.Semantic.DeepEqual(fresh.Status, status) {
+		return fresh, nil
+	}
+	fresh.Status = status
+	return client.UpdateStatus(ctx, fresh, metav1.UpdateOptions{})
 }
