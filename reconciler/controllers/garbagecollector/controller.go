@@ -184,6 +184,22 @@ func deletableResources(lists []*metav1.APIResourceList) map[schema.GroupKind]re
 	return out
 }
 
+// Transform trims a cached object to what the collector reads (name,
+// namespace, UID, resourceVersion, ownerReferences, finalizers and
+// deletionTimestamp). Given to metadatainformer.WithTransform, it makes a
+// metadata informer factory that only the collector uses hold a fraction
+// of the memory: no labels, annotations or managedFields.
+func Transform(obj any) (any, error) {
+	m, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return obj, nil
+	}
+	return &metav1.PartialObjectMetadata{TypeMeta: m.TypeMeta, ObjectMeta: metav1.ObjectMeta{
+		Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
+		OwnerReferences: m.OwnerReferences, Finalizers: m.Finalizers, DeletionTimestamp: m.DeletionTimestamp,
+	}}, nil
+}
+
 // handlers keep the graph up to date with the objects of one resource and
 // queue what each change calls for.
 func (c *Controller) handlers(gvr schema.GroupVersionResource, kind schema.GroupKind) cache.ResourceEventHandlerFuncs {

@@ -33,7 +33,7 @@ func start(t *testing.T) kubernetes.Interface {
 	cfg := s.ConfigAs(server.ControllerManagerUser)
 	client := kubernetes.NewForConfigOrDie(cfg)
 	meta := metadata.NewForConfigOrDie(cfg)
-	factory := metadatainformer.NewSharedInformerFactory(meta, 0)
+	factory := metadatainformer.NewSharedInformerFactoryWithOptions(meta, 0, metadatainformer.WithTransform(garbagecollector.Transform))
 	broadcaster := record.NewBroadcaster()
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "garbage-collector-controller"})
@@ -137,32 +137,38 @@ func TestBackgroundDeletionCollectsDependentsWhoseOwnersAreAllGone(t *testing.T)
 func TestForegroundDeletionKeepsTheOwnerUntilBlockingDependentsAreGone(t *testing.T) {
 	c := start(t)
 	ctx := context.Background()
-	owner := configMap(t, c, "owner", nil)
 	const hold = "example.com/hold"
-	configMap(t, c, "blocking", []string{hold}, ownedBy(owner, true))
+	// owner <- middle <- leaf, both blocking; the leaf is held by a
+	// finalizer of its own, so the chain waits for it.
+	owner := configMap(t, c, "owner", nil)
+	middle := configMap(t, c, "middle", nil, ownedBy(owner, true))
+	configMap(t, c, "leaf", []string{hold}, ownedBy(middle, true))
 	configMap(t, c, "not-blocking", nil, ownedBy(owner, false))
 
 	deleteWith(t, c, "owner", metav1.DeletePropagationForeground)
-	eventually(t, "the blocking dependent to be deleted", func(ctx context.Context) (bool, error) {
-		cm, err := c.CoreV1().ConfigMaps(ns).Get(ctx, "blocking", metav1.GetOptions{})
+	eventually(t, "the held leaf to be deleted", func(ctx context.Context) (bool, error) {
+		cm, err := c.CoreV1().ConfigMaps(ns).Get(ctx, "leaf", metav1.GetOptions{})
 		return err == nil && cm.DeletionTimestamp != nil, err
 	})
 	eventually(t, "the non-blocking dependent to be collected", gone(c, "not-blocking"))
 	never(t, "the owner going while a blocking dependent stays", gone(c, "owner"))
-	cm, err := c.CoreV1().ConfigMaps(ns).Get(ctx, "owner", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cm.DeletionTimestamp == nil || len(cm.Finalizers) != 1 || cm.Finalizers[0] != metav1.FinalizerDeleteDependents {
-		t.Fatalf("the waiting owner has deletionTimestamp %v and finalizers %v", cm.DeletionTimestamp, cm.Finalizers)
+	for _, name := range []string{"owner", "middle"} {
+		cm, err := c.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cm.DeletionTimestamp == nil || len(cm.Finalizers) != 1 || cm.Finalizers[0] != metav1.FinalizerDeleteDependents {
+			t.Fatalf("%s, waiting for its dependents, has deletionTimestamp %v and finalizers %v", name, cm.DeletionTimestamp, cm.Finalizers)
+		}
 	}
 
 	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"finalizers": nil}})
-	if _, err := c.CoreV1().ConfigMaps(ns).Patch(ctx, "blocking", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+	if _, err := c.CoreV1().ConfigMaps(ns).Patch(ctx, "leaf", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the blocking dependent to go", gone(c, "blocking"))
-	eventually(t, "the owner to go after its dependents", gone(c, "owner"))
+	for _, name := range []string{"leaf", "middle", "owner"} {
+		eventually(t, name+" to go", gone(c, name))
+	}
 }
 
 func TestOrphanDeletionLeavesDependentsWithoutTheReference(t *testing.T) {

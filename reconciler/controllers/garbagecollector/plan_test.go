@@ -170,3 +170,31 @@ func TestDeletableResources(t *testing.T) {
 		t.Errorf("deletable resources:\n got %v\nwant %v", got, want)
 	}
 }
+
+func TestTransformKeepsWhatTheCollectorReads(t *testing.T) {
+	now := metav1.Now()
+	in := &metav1.PartialObjectMetadata{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "n", Namespace: "ns", UID: "u", ResourceVersion: "7",
+			OwnerReferences: []metav1.OwnerReference{ref("o", true)}, Finalizers: []string{"f"}, DeletionTimestamp: &now,
+			Labels: map[string]string{"a": "b"}, Annotations: map[string]string{"c": "d"},
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "m"}},
+		},
+	}
+	out, err := Transform(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := in.DeepCopy()
+	want.Labels, want.Annotations, want.ManagedFields = nil, nil, nil
+	if !reflect.DeepEqual(out, want) {
+		t.Errorf("Transform = %+v\nwant %+v", out, want)
+	}
+	if in.Labels == nil {
+		t.Error("Transform modified its input")
+	}
+	if got, _ := Transform("tombstone"); got != "tombstone" {
+		t.Errorf("Transform changed a non-metadata object: %v", got)
+	}
+}
