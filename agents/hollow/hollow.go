@@ -170,7 +170,7 @@ func Start(ctx context.Context, client kubernetes.Interface, opts Options) (*Fle
 		f.wg.Go(func() { f.runHeartbeats(ctx) })
 		f.wg.Go(func() { f.runPods(ctx) })
 	}
-	f.opts.Log.Info("hollow nodes running", "nodes", opts.Nodes, "registered in", time.Since(start).Round(time.Millisecond))
+	f.opts.Log.Info("hollow nodes running", "nodes", opts.Nodes, "took", time.Since(start).Round(time.Millisecond))
 	return f, nil
 }
 
