@@ -21,11 +21,11 @@ const (
 	LeaseName      = "kube-scheduler"
 )
 
-// Client rate limits: generous, so that binding 1,000 pods per second is
-// not throttled, but bounded.
+// Default client rate limits, when the config sets none: generous, so
+// that binding 1,000 pods per second is not throttled, but bounded.
 const (
-	clientQPS   = 5000
-	clientBurst = 10000
+	DefaultClientQPS   = 5000
+	DefaultClientBurst = 10000
 )
 
 // ComponentOptions are Options plus how the component runs.
@@ -42,15 +42,17 @@ type ComponentOptions struct {
 }
 
 // Serve runs the scheduler as a component until ctx is done: clients for
-// config (which should authenticate as server.SchedulerUser), its own
-// informers (kept warm while it stands by), an event recorder, and leader
-// election when asked.
+// config (which should authenticate as server.SchedulerUser; protobuf, and
+// DefaultClientQPS unless it sets a rate limit), its own informers (kept
+// warm while it stands by), an event recorder, and leader election when
+// asked.
 func Serve(ctx context.Context, config *rest.Config, opts ComponentOptions) error {
 	cfg := rest.CopyConfig(config)
-	cfg.QPS, cfg.Burst = clientQPS, clientBurst
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = DefaultClientQPS, DefaultClientBurst
+	}
 	cfg.ContentType = "application/vnd.kubernetes.protobuf"
 	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-	cfg.UserAgent = rest.DefaultKubernetesUserAgent() + " scheduler"
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("scheduler: client for %s: %w", cfg.Host, err)
@@ -59,7 +61,7 @@ func Serve(ctx context.Context, config *rest.Config, opts ComponentOptions) erro
 	if name == "" {
 		name = corev1.DefaultSchedulerName
 	}
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster := record.NewBroadcaster()
 	defer broadcaster.Shutdown()
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: name})
