@@ -114,8 +114,12 @@ const (
 // settle is how long the server is left alone before its memory is read.
 const settle = 3 * time.Second
 
-// Run measures target. progress hears what is going on (the run takes a
-// few minutes); it may be nil.
+// Run measures target in this order: memory idle; s.Pods pods stored;
+// memory with them; the watch fan-out (so it sees a server holding just
+// those pods); creates, updates and gets at each concurrency; memory at
+// the end. progress hears what is going on (the run takes a few minutes);
+// it may be nil. On an error or when ctx ends, the report so far comes
+// back with the error.
 func Run(ctx context.Context, target Target, s Settings, progress func(format string, args ...any)) (*Report, error) {
 	if progress == nil {
 		progress = func(string, ...any) {}
@@ -143,10 +147,10 @@ func Run(ctx context.Context, target Target, s Settings, progress func(format st
 		func() error { return r.memory("idle") },
 		r.fill,
 		func() error { return r.memory(fmt.Sprintf("with %d pods", s.Pods)) },
+		r.watch,
 		func() error { return r.loads(ScenarioCreate, r.create) },
 		func() error { return r.loads(ScenarioUpdate, r.update) },
 		func() error { return r.loads(ScenarioGet, r.get) },
-		r.watch,
 		func() error { return r.memory("at the end") },
 	}
 	defer func() {
