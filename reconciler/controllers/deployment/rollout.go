@@ -86,11 +86,30 @@ func sumReplicas(rss []*appsv1.ReplicaSet) int32 {
 	return n
 }
 
+// sumLive counts the pods the ReplicaSets may be running: a ReplicaSet
+// just scaled down still runs the pods it has not deleted yet (its status
+// says how many), one just scaled up runs at most its replicas.
+func sumLive(rss []*appsv1.ReplicaSet) int32 {
+	var n int32
+	for _, rs := range rss {
+		if rs != nil {
+			n += max(replicas(rs), rs.Status.Replicas)
+		}
+	}
+	return n
+}
+
+// available is how many of rs's pods count as available: those its status
+// reports, but no more than its replicas (the rest are about to go).
+func available(rs *appsv1.ReplicaSet) int32 {
+	return min(rs.Status.AvailableReplicas, replicas(rs))
+}
+
 func sumAvailable(rss []*appsv1.ReplicaSet) int32 {
 	var n int32
 	for _, rs := range rss {
 		if rs != nil {
-			n += rs.Status.AvailableReplicas
+			n += available(rs)
 		}
 	}
 	return n
@@ -108,15 +127,18 @@ func active(rss []*appsv1.ReplicaSet) []*appsv1.ReplicaSet {
 }
 
 // newReplicaSetSize is the size the new ReplicaSet may grow to now: for a
-// rolling update as far as replicas + maxSurge allows counting every
-// ReplicaSet (never beyond replicas); for Recreate all replicas at once.
+// rolling update as far as replicas + maxSurge allows counting the pods of
+// every ReplicaSet (never beyond replicas); for Recreate all replicas at
+// once. Kubernetes counts replicas only, so its pods can briefly exceed
+// the surge while a scaled-down ReplicaSet deletes its own; counting the
+// pods not yet deleted keeps the bound (at the cost of waiting for them).
 func newReplicaSetSize(d *appsv1.Deployment, all []*appsv1.ReplicaSet, newRS *appsv1.ReplicaSet) int32 {
 	if !isRollingUpdate(d) {
 		return desiredReplicas(d)
 	}
 	want := desiredReplicas(d)
 	ceiling := want + maxSurge(d)
-	current := sumReplicas(all)
+	current := sumLive(all)
 	if current >= ceiling {
 		return replicas(newRS)
 	}
@@ -149,7 +171,7 @@ func scaleDownOld(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, all, old []*ap
 		return nil
 	}
 	minAvailable := desiredReplicas(d) - maxUnavailable(d)
-	newUnavailable := replicas(newRS) - newRS.Status.AvailableReplicas
+	newUnavailable := replicas(newRS) - available(newRS)
 	budget := sumReplicas(all) - minAvailable - newUnavailable
 	if budget <= 0 {
 		return nil
@@ -166,14 +188,14 @@ func scaleDownOld(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, all, old []*ap
 		if removed >= budget {
 			break
 		}
-		if unavailable := size[i] - rs.Status.AvailableReplicas; unavailable > 0 {
+		if unavailable := size[i] - available(rs); unavailable > 0 {
 			n := min(budget-removed, unavailable)
 			size[i] -= n
 			removed += n
 		}
 	}
-	// Then available pods, while more than minAvailable are. ReplicaSets
-	// already scaled to zero do not count: their pods are going.
+	// Then available pods, while more than minAvailable are. Pods beyond a
+	// ReplicaSet's replicas do not count: they are going.
 	if excess := sumAvailable(append(old, newRS)) - minAvailable; excess > 0 {
 		var done int32
 		for i := range old {

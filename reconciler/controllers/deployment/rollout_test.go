@@ -50,7 +50,13 @@ func replicaSet(name string, replicas, available int32, age time.Duration, annot
 	return rs
 }
 
-func i(n int) intstr.IntOrString    { return intstr.FromInt(n) }
+// scaledDownFrom makes rs report pods (all available) it has not deleted yet.
+func scaledDownFrom(rs *appsv1.ReplicaSet, pods int32) *appsv1.ReplicaSet {
+	rs.Status.Replicas, rs.Status.ReadyReplicas, rs.Status.AvailableReplicas = pods, pods, pods
+	return rs
+}
+
+func i(n int) intstr.IntOrString     { return intstr.FromInt(n) }
 func pc(s string) intstr.IntOrString { return intstr.FromString(s) }
 
 // actions renders scale actions as "name=replicas" for comparison.
@@ -137,6 +143,12 @@ func TestRollingStep(t *testing.T) {
 		{"no surge: an old pod goes first",
 			deployment(2, i(0), i(1)), replicaSet("new", 0, 0, 0), []*appsv1.ReplicaSet{replicaSet("old", 2, 2, time.Hour)},
 			[]string{"old=1"}},
+		{"pods an old ReplicaSet has not deleted yet count against the surge",
+			d, replicaSet("new", 0, 0, 0), []*appsv1.ReplicaSet{scaledDownFrom(replicaSet("old", 8, 8, time.Hour), 10)},
+			[]string{"new=3"}},
+		{"pods an old ReplicaSet is deleting do not count as available",
+			d, replicaSet("new", 3, 3, 0), []*appsv1.ReplicaSet{scaledDownFrom(replicaSet("old", 8, 8, time.Hour), 10)},
+			[]string{"old=5"}},
 		{"pods of an old ReplicaSet already at zero do not count as available",
 			d, replicaSet("new", 3, 0, 0), []*appsv1.ReplicaSet{replicaSet("gone", 0, 10, 2*time.Hour), replicaSet("old", 10, 7, time.Hour)},
 			[]string{"old=8"}},
@@ -188,12 +200,15 @@ func TestRollingUpdateStaysWithinBounds(t *testing.T) {
 					if newRS.Status.AvailableReplicas == replicas(newRS) {
 						break
 					}
-					newRS.Status.AvailableReplicas = replicas(newRS)
+					newRS.Status.Replicas, newRS.Status.AvailableReplicas = replicas(newRS), replicas(newRS)
 					continue
 				}
 				for _, a := range acts {
 					a.rs.Spec.Replicas = ptr(a.replicas)
-					a.rs.Status.AvailableReplicas = min(a.rs.Status.AvailableReplicas, a.replicas)
+					if a.replicas < a.rs.Status.Replicas { // removed pods leave at once
+						a.rs.Status.Replicas = a.replicas
+						a.rs.Status.AvailableReplicas = min(a.rs.Status.AvailableReplicas, a.replicas)
+					}
 				}
 				if total := sumReplicas(sets); total > ceiling {
 					t.Fatalf("step %d: %d pods, more than %d", step, total, ceiling)

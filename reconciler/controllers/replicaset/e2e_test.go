@@ -124,7 +124,6 @@ func waitReady(t *testing.T, c kubernetes.Interface, name string, want int) *app
 			}
 		}
 		st := rs.Status
-		fmt.Println(time.Now().Format("05.000"), len(pods), ready, st.Replicas, st.ReadyReplicas, st.AvailableReplicas, st.ObservedGeneration)
 		return len(pods) == want && ready == want && st.Replicas == int32(want) && st.ReadyReplicas == int32(want) &&
 				st.AvailableReplicas == int32(want) && st.FullyLabeledReplicas == int32(want) && st.ObservedGeneration == rs.Generation,
 			fmt.Sprintf("%d pods (%d ready), status %+v, generation %d", len(pods), ready, st, rs.Generation)
