@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +41,11 @@ type Settings struct {
 	// Each node's allocatable resources, and each pod's requests.
 	NodeCPU, NodeMemory, NodePods string
 	PodCPU, PodMemory             string
+	// Backlog, when positive, adds a second phase: the scheduler is
+	// stopped, Backlog more pods are created, and the time the restarted
+	// scheduler takes to bind them all is measured (its own rate, without
+	// pod creations competing for the API server).
+	Backlog int
 	// Namespace holds the pods (created if missing).
 	Namespace string
 	// Scheduler tunes the scheduler under test.
@@ -80,6 +86,17 @@ type Report struct {
 	// server); CPUs is runtime.NumCPU().
 	CPUSeconds float64 `json:"cpuSeconds"`
 	CPUs       int     `json:"cpus"`
+	// Backlog is the second phase, when asked for.
+	Backlog *Drain `json:"backlog,omitempty"`
+}
+
+// Drain is how fast a restarted scheduler bound pods that were all
+// waiting: Seconds from its first binding to its last.
+type Drain struct {
+	Pods          int     `json:"pods"`
+	Seconds       float64 `json:"seconds"`
+	PodsPerSecond float64 `json:"podsPerSecond"`
+	CPUSeconds    float64 `json:"cpuSeconds"`
 }
 
 // Run registers the nodes through admin, runs the scheduler with
@@ -96,16 +113,8 @@ func Run(ctx context.Context, admin, schedulerConfig *rest.Config, s Settings, p
 		return nil, err
 	}
 	r := &Report{Nodes: s.Nodes, Pods: s.Pods, CPUs: runtime.NumCPU()}
-
-	schedCtx, stopScheduler := context.WithCancel(ctx)
-	schedDone := make(chan error, 1)
-	go func() {
-		schedDone <- scheduler.Serve(schedCtx, schedulerConfig, scheduler.ComponentOptions{Options: s.Scheduler})
-	}()
-	defer func() {
-		stopScheduler()
-		<-schedDone
-	}()
+	stopScheduler := sync.OnceFunc(startScheduler(ctx, schedulerConfig, s, progress))
+	defer stopScheduler()
 
 	progress("registering %d nodes", s.Nodes)
 	start := time.Now()
@@ -123,7 +132,7 @@ func Run(ctx context.Context, admin, schedulerConfig *rest.Config, s Settings, p
 		defer cleanup(client, s, progress)
 	}
 
-	w, err := watchBindings(ctx, client, s.Namespace, s.Pods)
+	w, err := watchBindings(ctx, client, s.Namespace, "pod-", s.Pods)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +143,7 @@ func Run(ctx context.Context, admin, schedulerConfig *rest.Config, s Settings, p
 	first := time.Now()
 	if err := forEach(ctx, clients.Sets, s.Pods, func(c kubernetes.Interface, i int) error {
 		sent[i] = time.Now()
-		_, err := c.CoreV1().Pods(s.Namespace).Create(ctx, benchPod(s, i), metav1.CreateOptions{})
+		_, err := c.CoreV1().Pods(s.Namespace).Create(ctx, benchPod(s, "pod-", i), metav1.CreateOptions{})
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("creating pods: %w", err)
@@ -158,7 +167,68 @@ func Run(ctx context.Context, admin, schedulerConfig *rest.Config, s Settings, p
 	r.PodsPerSecond = float64(s.Pods) / r.Seconds
 	r.Latency = storebench.Summarize(latencies)
 	r.CPUSeconds = (cpuAfter - cpuBefore).Seconds()
+	if s.Backlog > 0 {
+		stopScheduler()
+		if r.Backlog, err = drain(ctx, clients.Sets, schedulerConfig, s, progress); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+// startScheduler runs the scheduler under test until the returned
+// function is called (which waits for it to stop).
+func startScheduler(ctx context.Context, config *rest.Config, s Settings, progress func(string, ...any)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := scheduler.Serve(ctx, config, scheduler.ComponentOptions{Options: s.Scheduler}); err != nil {
+			progress("the scheduler stopped: %v", err)
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// drain creates s.Backlog pods while no scheduler runs, then starts one
+// and measures how fast it binds them all.
+func drain(ctx context.Context, clients []kubernetes.Interface, config *rest.Config, s Settings, progress func(string, ...any)) (*Drain, error) {
+	progress("scheduler stopped; creating a backlog of %d pods", s.Backlog)
+	if err := forEach(ctx, clients, s.Backlog, func(c kubernetes.Interface, i int) error {
+		_, err := c.CoreV1().Pods(s.Namespace).Create(ctx, benchPod(s, "backlog-", i), metav1.CreateOptions{})
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("creating the backlog: %w", err)
+	}
+	w, err := watchBindings(ctx, clients[0], s.Namespace, "backlog-", s.Backlog)
+	if err != nil {
+		return nil, err
+	}
+	defer w.stop()
+	cpuBefore, _ := storebench.ProcessCPU(os.Getpid())
+	progress("starting the scheduler on the backlog")
+	stop := startScheduler(ctx, config, s, progress)
+	defer stop()
+	bound, err := w.wait(ctx, progress)
+	cpuAfter, _ := storebench.ProcessCPU(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	first, last := bound[0], bound[0]
+	for _, at := range bound {
+		if at.Before(first) {
+			first = at
+		}
+		if at.After(last) {
+			last = at
+		}
+	}
+	d := &Drain{Pods: s.Backlog, Seconds: last.Sub(first).Seconds(), CPUSeconds: (cpuAfter - cpuBefore).Seconds()}
+	d.PodsPerSecond = float64(s.Backlog-1) / d.Seconds
+	return d, nil
 }
 
 // forEach calls fn for 0..n-1 spread over the clients, stopping at the
@@ -192,6 +262,8 @@ func forEach(ctx context.Context, clients []kubernetes.Interface, n int, fn func
 
 func nodeName(i int) string { return fmt.Sprintf("bench-node-%05d", i) }
 
+func podName(prefix string, i int) string { return fmt.Sprintf("%s%05d", prefix, i) }
+
 // registerNode creates node i and sets its status as a kubelet would:
 // allocatable resources and a Ready condition.
 func registerNode(ctx context.Context, c kubernetes.Interface, s Settings, i int) error {
@@ -224,10 +296,10 @@ func registerNode(ctx context.Context, c kubernetes.Interface, s Settings, i int
 	return nil
 }
 
-// benchPod is pod i: one container with the configured requests.
-func benchPod(s Settings, i int) *corev1.Pod {
+// benchPod is pod prefix+i: one container with the configured requests.
+func benchPod(s Settings, prefix string, i int) *corev1.Pod {
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pod-%05d", i), Labels: map[string]string{"app": "bench"}},
+		ObjectMeta: metav1.ObjectMeta{Name: podName(prefix, i), Labels: map[string]string{"app": "bench"}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name: "pause", Image: "registry.k8s.io/pause:3.10",
 			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
@@ -269,10 +341,11 @@ func warmUp(ctx context.Context, c kubernetes.Interface, s Settings) error {
 	}
 }
 
-// bindings records when the watch first shows each benchmark pod bound.
+// bindings records when the watch first shows each pod named prefix+i bound.
 type bindings struct {
 	client    kubernetes.Interface
 	namespace string
+	prefix    string
 	mu        sync.Mutex
 	at        map[string]time.Time
 	want      int
@@ -281,13 +354,13 @@ type bindings struct {
 	err       error
 }
 
-func watchBindings(ctx context.Context, c kubernetes.Interface, namespace string, want int) (*bindings, error) {
+func watchBindings(ctx context.Context, c kubernetes.Interface, namespace, prefix string, want int) (*bindings, error) {
 	list, err := c.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{Limit: 1})
 	if err != nil {
 		return nil, fmt.Errorf("listing pods: %w", err)
 	}
 	wctx, cancel := context.WithCancel(ctx)
-	b := &bindings{client: c, namespace: namespace, at: make(map[string]time.Time, want), want: want, done: make(chan struct{}), cancel: cancel}
+	b := &bindings{client: c, namespace: namespace, prefix: prefix, at: make(map[string]time.Time, want), want: want, done: make(chan struct{}), cancel: cancel}
 	go b.follow(wctx, list.ResourceVersion)
 	return b, nil
 }
@@ -312,7 +385,7 @@ func (b *bindings) follow(ctx context.Context, rv string) {
 				continue
 			}
 			rv = pod.ResourceVersion
-			if pod.Spec.NodeName != "" && pod.Name != "warm-up" && b.record(pod.Name) {
+			if pod.Spec.NodeName != "" && strings.HasPrefix(pod.Name, b.prefix) && b.record(pod.Name) {
 				w.Stop()
 				return
 			}
@@ -354,7 +427,7 @@ func (b *bindings) wait(ctx context.Context, progress func(string, ...any)) ([]t
 			defer b.mu.Unlock()
 			out := make([]time.Time, b.want)
 			for i := range out {
-				out[i] = b.at[fmt.Sprintf("pod-%05d", i)]
+				out[i] = b.at[podName(b.prefix, i)]
 			}
 			return out, nil
 		case <-ticker.C:
