@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 
 	"github.com/berth-io/berth/reconciler/controllers"
 	"github.com/berth-io/berth/reconciler/leader"
@@ -22,6 +24,7 @@ func newControllersCommand() *cobra.Command {
 		qps        float32
 		burst      int
 		verbose    bool
+		settings   controllerSettings
 	)
 	cmd := &cobra.Command{
 		Use:   "controllers",
@@ -45,7 +48,7 @@ bootstrap role grants what the controllers need.`,
 			if err != nil {
 				return err
 			}
-			if err := registerControllers(m); err != nil {
+			if err := registerControllers(m, settings); err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -64,20 +67,9 @@ bootstrap role grants what the controllers need.`,
 	f.Float32Var(&qps, "kube-api-qps", 200, "requests per second to the API server")
 	f.IntVar(&burst, "kube-api-burst", 400, "requests allowed in a burst above --kube-api-qps")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
+	settings.addFlags(f)
 	_ = cmd.MarkFlagRequired("kubeconfig")
 	return cmd
-}
-
-// registerControllers adds the controllers this binary runs to m: each
-// package under reconciler/controllers is registered here by name, which
-// is also the name --disable takes.
-func registerControllers(m *controllers.Manager) error {
-	for _, r := range []controllers.Registration{} {
-		if err := m.Register(r); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // restConfig reads a kubeconfig for a component: protobuf, and a client
@@ -93,10 +85,34 @@ func restConfig(kubeconfig string, qps float32, burst int) (*rest.Config, error)
 }
 
 // commandLogger logs text to stderr, with debug messages when verbose.
+// client-go's own logging (klog) goes through it too, at debug level.
 func commandLogger(verbose bool) *slog.Logger {
 	level := slog.LevelInfo
 	if verbose {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	klog.SetSlogLogger(slog.New(debugOnly{log.Handler()}))
+	return log
 }
+
+// debugOnly demotes every record to debug, for libraries that log chatter
+// at info level.
+type debugOnly struct{ slog.Handler }
+
+func (d debugOnly) Enabled(ctx context.Context, _ slog.Level) bool {
+	return d.Handler.Enabled(ctx, slog.LevelDebug)
+}
+
+func (d debugOnly) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level < slog.LevelWarn {
+		r.Level = slog.LevelDebug
+	}
+	return d.Handler.Handle(ctx, r)
+}
+
+func (d debugOnly) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return debugOnly{d.Handler.WithAttrs(attrs)}
+}
+
+func (d debugOnly) WithGroup(name string) slog.Handler { return debugOnly{d.Handler.WithGroup(name)} }

@@ -24,7 +24,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand(), newKubectlCommand(), newSnapshotCommand(), newVersionCommand(), newBenchCommand(), newHollowCommand(), newControllersCommand())
+	root.AddCommand(newServerCommand(), newKubectlCommand(), newSnapshotCommand(), newVersionCommand(), newBenchCommand(), newHollowCommand(), newControllersCommand(), newSchedulerCommand())
 	return root
 }
 

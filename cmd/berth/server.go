@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -14,8 +12,12 @@ import (
 )
 
 func newServerCommand() *cobra.Command {
-	var opts server.Options
-	var verbose bool
+	var (
+		opts     server.Options
+		verbose  bool
+		disabled []string
+		settings controllerSettings
+	)
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the API server (with an embedded etcd unless --etcd-endpoints is given)",
@@ -24,11 +26,7 @@ func newServerCommand() *cobra.Command {
   berth server --data-dir ./data --etcd-endpoints https://10.0.0.1:2379 --etcd-cafile ca.crt --etcd-certfile c.crt --etcd-keyfile c.key`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			level := slog.LevelInfo
-			if verbose {
-				level = slog.LevelDebug
-			}
-			opts.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			opts.Log = commandLogger(verbose)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			start := time.Now()
@@ -36,14 +34,23 @@ func newServerCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			componentErrs, err := runComponents(ctx, s, disabled, settings, opts.Log)
+			if err != nil {
+				s.Stop()
+				return err
+			}
 			opts.Log.Info("ready", "took", time.Since(start).Round(time.Millisecond), "try", "berth kubectl --kubeconfig "+s.Kubeconfig()+" get namespaces")
-			<-ctx.Done()
+			select {
+			case <-ctx.Done():
+			case err = <-componentErrs:
+				if err != nil {
+					opts.Log.Error("a component stopped; shutting down", "err", err)
+				}
+			}
 			opts.Log.Info("shutting down")
-			shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			go func() { <-shutdown.Done() }()
+			stop()
 			s.Stop()
-			return nil
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -62,6 +69,8 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&opts.NodePortRange, "service-node-port-range", "30000-32767", "range Service NodePorts are allocated from")
 	f.IntVar(&opts.MaxInFlight, "max-requests-inflight", 1000, "requests served at once before answering 429 (watches excluded)")
 	f.DurationVar(&opts.CompactInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd history is compacted")
+	f.StringSliceVar(&disabled, "disable", nil, "in-process components not to run: controllers, scheduler (run them with `berth controllers` / `berth scheduler` instead)")
+	settings.addFlags(f)
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/kubectl/pkg/util/qos"
@@ -42,8 +43,17 @@ var (
 	serviceAccountsGVR = corev1.SchemeGroupVersion.WithResource("serviceaccounts")
 )
 
+// immortalNamespaces may not be deleted, as in Kubernetes.
+var immortalNamespaces = map[string]bool{metav1.NamespaceDefault: true, metav1.NamespaceSystem: true, metav1.NamespacePublic: true}
+
 // Admit runs the plugins that apply to req.
 func (c *Chain) Admit(ctx context.Context, req *apiserver.AdmissionRequest) (func(bool), error) {
+	if req.Operation == apiserver.Delete {
+		if req.Kind.GVK.Kind == "Namespace" && req.Kind.GVK.Group == "" && immortalNamespaces[req.Name] {
+			return nil, apierrors.NewForbidden(req.Kind.GroupResource(), req.Name, fmt.Errorf("this namespace may not be deleted"))
+		}
+		return nil, nil
+	}
 	if req.Operation == apiserver.Create && req.Kind.Namespaced {
 		if err := c.namespaceLifecycle(ctx, req); err != nil {
 			return nil, err

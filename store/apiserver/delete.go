@@ -101,6 +101,9 @@ func (c *call) deleteOne(key string, opts *metav1.DeleteOptions) (runtime.Object
 		}
 		current = fresh
 	}
+	if _, err := c.admit(Delete, nil, current); err != nil {
+		return nil, err
+	}
 	grace := gracePeriod(current, opts)
 	finalizers := wantedFinalizers(current, opts)
 	if grace > 0 || len(finalizers) > 0 || hasSpecFinalizers(current) {

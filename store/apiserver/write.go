@@ -146,7 +146,11 @@ func (c *call) admit(op Operation, obj, old runtime.Object) (func(bool), error) 
 	if c.s.cfg.Admission == nil {
 		return noop, nil
 	}
-	a, _ := meta.Accessor(obj)
+	subject := obj
+	if subject == nil {
+		subject = old
+	}
+	a, _ := meta.Accessor(subject)
 	req := &AdmissionRequest{Operation: op, Kind: c.kind, Subresource: c.info.Subresource, Namespace: a.GetNamespace(),
 		Name: a.GetName(), Object: obj, Old: old, User: c.user, DryRun: c.dryRun()}
 	finish, err := c.s.cfg.Admission.Admit(c.ctx, req)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 )
@@ -72,5 +73,20 @@ func TestMaxInFlightAnswers429(t *testing.T) {
 	created.Body.Close()
 	if !strings.Contains(resp.Request.URL.Path, "configmaps") {
 		t.Fatal("unexpected request")
+	}
+}
+
+func TestSystemNamespacesCannotBeDeleted(t *testing.T) {
+	ts := startTestServer(t, freeOptions())
+	ctx := ctxT(t)
+	for _, name := range []string{"default", "kube-system", "kube-public"} {
+		err := ts.client.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "may not be deleted") {
+			t.Fatalf("deleting %s: want 403, got %v", name, err)
+		}
+		ns, err := ts.client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+		if err != nil || ns.DeletionTimestamp != nil {
+			t.Fatalf("%s was touched: %v %+v", name, err, ns.ObjectMeta)
+		}
 	}
 }

@@ -95,6 +95,9 @@ type Server struct {
 	done       chan struct{}
 }
 
+// DataDir is the server's data directory.
+func (s *Server) DataDir() string { return s.opts.DataDir }
+
 // Kubeconfig is the path of the admin kubeconfig in the data dir.
 func (s *Server) Kubeconfig() string { return filepath.Join(s.opts.DataDir, "admin.kubeconfig") }
 
