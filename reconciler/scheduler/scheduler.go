@@ -2,6 +2,8 @@
 // places each pending pod whose schedulerName is "default-scheduler" (or
 // empty) on a node, and binds it through the pods/binding subresource.
 //
+// Pods with scheduling gates wait until the gates are removed.
+//
 // One loop pops pods from a priority queue (queue), places each on a
 // snapshot of the cluster (placement, pure), counts it on its node at once
 // in the assume cache (cache) and binds it on a goroutine of its own, so

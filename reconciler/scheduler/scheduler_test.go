@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
@@ -203,12 +204,21 @@ func TestPodsAreBoundToTheNodesTheyFit(t *testing.T) {
 			c.Message == "0/4 nodes are available: 1 node(s) had untolerated taint(s), 3 node(s) didn't match pod anti-affinity rules."
 	})
 
-	// A pod for another scheduler is left alone.
+	// A pod for another scheduler, and a pod with scheduling gates, are
+	// left alone; the latter is placed once its gates are removed.
 	createPod(t, admin, "not-mine", func(p *corev1.Pod) { p.Spec.SchedulerName = "other-scheduler" })
+	createPod(t, admin, "gated", func(p *corev1.Pod) { p.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "example.com/quota"}} })
 	time.Sleep(500 * time.Millisecond)
-	if p, err := admin.CoreV1().Pods(ns).Get(context.Background(), "not-mine", metav1.GetOptions{}); err != nil || p.Spec.NodeName != "" {
-		t.Fatalf("a pod for another scheduler was bound (%v, %v)", p.Spec.NodeName, err)
+	for _, name := range []string{"not-mine", "gated"} {
+		if p, err := admin.CoreV1().Pods(ns).Get(context.Background(), name, metav1.GetOptions{}); err != nil || p.Spec.NodeName != "" {
+			t.Fatalf("pod %s was bound (%v, %v)", name, p.Spec.NodeName, err)
+		}
 	}
+	ungate := []byte(`{"spec":{"schedulingGates":null}}`)
+	if _, err := admin.CoreV1().Pods(ns).Patch(context.Background(), "gated", types.MergePatchType, ungate, metav1.PatchOptions{}); err != nil {
+		t.Fatalf("removing the scheduling gates: %v", err)
+	}
+	waitBound(t, admin, "gated")
 
 	bound := waitFor(t, admin, "needs-six-cpus", "marked scheduled", 5*time.Second, func(p *corev1.Pod) bool {
 		c := scheduledCondition(p)

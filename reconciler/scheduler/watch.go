@@ -81,6 +81,10 @@ func (s *Scheduler) responsible(pod *corev1.Pod) bool {
 	return pod.Spec.SchedulerName == s.name || (pod.Spec.SchedulerName == "" && s.name == corev1.DefaultSchedulerName)
 }
 
+// gated says whether pod still has scheduling gates: it waits outside the
+// queue until they are all removed.
+func gated(pod *corev1.Pod) bool { return len(pod.Spec.SchedulingGates) > 0 }
+
 // finished says whether pod has terminated: it neither holds nor wants a node.
 func finished(pod *corev1.Pod) bool {
 	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
@@ -93,7 +97,7 @@ func (s *Scheduler) onPodAdd(obj any) {
 	case pod.Spec.NodeName != "":
 		s.cache.AddPod(pod)
 		s.queue.MoveOnEvent(eventAssignedPodAdd)
-	case s.responsible(pod):
+	case s.responsible(pod) && !gated(pod):
 		s.queue.Add(pod)
 	}
 }
@@ -117,7 +121,7 @@ func (s *Scheduler) onPodUpdate(oldObj, newObj any) {
 		if !equality.Semantic.DeepEqual(old.Labels, pod.Labels) || !equality.Semantic.DeepEqual(old.Spec.Containers, pod.Spec.Containers) {
 			s.queue.MoveOnEvent(eventAssignedPodUpdate)
 		}
-	case s.responsible(pod):
+	case s.responsible(pod) && !gated(pod):
 		s.queue.Update(pod)
 	}
 }

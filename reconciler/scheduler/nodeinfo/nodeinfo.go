@@ -10,7 +10,12 @@ import (
 // node the scheduler has not seen (yet, or any more).
 type NodeInfo struct {
 	Node *corev1.Node
-	Pods []*PodInfo
+	// Unschedulable and Taints are the node's spec.unschedulable and
+	// spec.taints, kept here so that filters do not touch the (large)
+	// node object of every node for every pod.
+	Unschedulable bool
+	Taints        []corev1.Taint
+	Pods          []*PodInfo
 	// PodsWithAffinity have any inter-pod affinity or anti-affinity term;
 	// PodsWithRequiredAntiAffinity a required anti-affinity term.
 	PodsWithAffinity             []*PodInfo
@@ -42,9 +47,10 @@ func (n *NodeInfo) Name() string {
 // SetNode replaces the node object (nil: the node is gone, its pods stay).
 func (n *NodeInfo) SetNode(node *corev1.Node) {
 	n.Node = node
-	n.Allocatable = Resource{}
+	n.Allocatable, n.Unschedulable, n.Taints = Resource{}, false, nil
 	if node != nil {
 		n.Allocatable = NewResource(node.Status.Allocatable)
+		n.Unschedulable, n.Taints = node.Spec.Unschedulable, node.Spec.Taints
 	}
 }
 
@@ -92,6 +98,8 @@ func (n *NodeInfo) RemovePod(uid types.UID) bool {
 func (n *NodeInfo) Clone() *NodeInfo {
 	return &NodeInfo{
 		Node:                         n.Node,
+		Unschedulable:                n.Unschedulable,
+		Taints:                       n.Taints,
 		Pods:                         clonePods(n.Pods),
 		PodsWithAffinity:             clonePods(n.PodsWithAffinity),
 		PodsWithRequiredAntiAffinity: clonePods(n.PodsWithRequiredAntiAffinity),

@@ -87,7 +87,7 @@ var noLog = logr.Discard()
 // filterUnschedulable rejects cordoned nodes (spec.unschedulable) unless
 // the pod tolerates the node.kubernetes.io/unschedulable:NoSchedule taint.
 func filterUnschedulable(c *cycle, n *nodeinfo.NodeInfo) []string {
-	if !n.Node.Spec.Unschedulable {
+	if !n.Unschedulable {
 		return nil
 	}
 	taint := corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}
@@ -109,7 +109,7 @@ func filterNodeName(c *cycle, n *nodeinfo.NodeInfo) []string {
 // does not tolerate. The reason does not name the taint: keys and values
 // may be confidential (kube-scheduler stopped naming them in 1.34).
 func filterTaints(c *cycle, n *nodeinfo.NodeInfo) []string {
-	if _, untolerated := corev1helpers.FindMatchingUntoleratedTaint(noLog, n.Node.Spec.Taints, c.pod.Pod.Spec.Tolerations, doNotScheduleTaint, false); untolerated {
+	if _, untolerated := corev1helpers.FindMatchingUntoleratedTaint(noLog, n.Taints, c.pod.Pod.Spec.Tolerations, doNotScheduleTaint, false); untolerated {
 		return []string{ReasonUntoleratedTaint}
 	}
 	return nil

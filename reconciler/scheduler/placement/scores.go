@@ -52,8 +52,8 @@ func prepareTaintScore(c *cycle, _ []*nodeinfo.NodeInfo) bool {
 // tolerate (more is worse: normalizeReverse).
 func scoreTaints(c *cycle, n *nodeinfo.NodeInfo) int64 {
 	var count int64
-	for i := range n.Node.Spec.Taints {
-		t := &n.Node.Spec.Taints[i]
+	for i := range n.Taints {
+		t := &n.Taints[i]
 		if t.Effect == corev1.TaintEffectPreferNoSchedule && !corev1helpers.TolerationsTolerateTaint(noLog, c.preferNoSchedule, t, false) {
 			count++
 		}
