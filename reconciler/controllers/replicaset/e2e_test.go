@@ -367,3 +367,35 @@ func samePods(a, b []corev1.Pod) bool {
 	}
 	return len(a) == len(b)
 }
+
+// TestMinReadySeconds checks that ready pods count as available only once
+// they have been ready for minReadySeconds, with nothing else happening in
+// between to wake the controller.
+func TestMinReadySeconds(t *testing.T) {
+	s := servertest.Start(t)
+	s.Namespace(ns)
+	fakekubelet.Start(t, s.Admin, fakekubelet.Options{})
+	startController(t, s)
+	ctx := context.Background()
+
+	rs := newReplicaSet("web", 2)
+	rs.Spec.MinReadySeconds = 2
+	if _, err := s.Admin.AppsV1().ReplicaSets(ns).Create(ctx, rs, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "two ready pods not yet available", func() (bool, string) {
+		cur, err := s.Admin.AppsV1().ReplicaSets(ns).Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		if cur.Status.AvailableReplicas > 0 {
+			t.Fatalf("pods available before minReadySeconds: %+v", cur.Status)
+		}
+		return cur.Status.ReadyReplicas == 2, fmt.Sprintf("%+v", cur.Status)
+	})
+	readyAt := time.Now()
+	waitReady(t, s.Admin, "web", 2)
+	if waited := time.Since(readyAt); waited > 5*time.Second {
+		t.Fatalf("pods became available %v after they were ready, want about 2s", waited)
+	}
+}
