@@ -6,7 +6,6 @@ package fakekubelet
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,8 +34,6 @@ type Kubelet struct {
 	opts   Options
 	lister cache.Indexer
 	queue  workqueue.TypedRateLimitingInterface[string]
-	mu     sync.Mutex
-	paused bool
 }
 
 // Start runs a fake kubelet with client (which needs pods, pods/binding,
@@ -83,30 +80,6 @@ func Start(t testing.TB, client kubernetes.Interface, opts Options) *Kubelet {
 	return k
 }
 
-// Pause stops the kubelet from starting pods (deletions still complete)
-// until Resume.
-func (k *Kubelet) Pause() { k.setPaused(true) }
-
-// Resume starts the pods that arrived while paused, and later ones.
-func (k *Kubelet) Resume() {
-	k.setPaused(false)
-	for _, key := range k.lister.ListKeys() {
-		k.queue.Add(key)
-	}
-}
-
-func (k *Kubelet) setPaused(p bool) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.paused = p
-}
-
-func (k *Kubelet) isPaused() bool {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.paused
-}
-
 func (k *Kubelet) next(ctx context.Context) bool {
 	key, quit := k.queue.Get()
 	if quit {
@@ -137,7 +110,7 @@ func (k *Kubelet) handle(ctx context.Context, key string) error {
 			return nil
 		}
 		return err
-	case k.isPaused() || k.opts.Hold(pod) || podutils.IsPodReady(pod) || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed:
+	case k.opts.Hold(pod) || podutils.IsPodReady(pod) || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed:
 		return nil
 	case pod.Spec.NodeName == "":
 		err := pods.Bind(ctx, &corev1.Binding{
