@@ -59,7 +59,7 @@ type Settings struct {
 // 10000 pods": 4-cpu, 32Gi nodes for 110 pods; pods asking 100m and 500Mi.
 func DefaultSettings() Settings {
 	return Settings{
-		Nodes: 5000, Pods: 10000, Clients: 16, Zones: 10,
+		Nodes: 5000, Pods: 10000, Clients: 64, Zones: 10,
 		NodeCPU: "4", NodeMemory: "32Gi", NodePods: "110",
 		PodCPU: "100m", PodMemory: "500Mi",
 		Namespace: "bench-scheduler",
