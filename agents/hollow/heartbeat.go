@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -80,15 +81,17 @@ func (f *Fleet) renewLease(ctx context.Context, n *node) error {
 	if n.lease == nil {
 		created, err := leases.Create(ctx, want, metav1.CreateOptions{})
 		if err == nil {
-			n.lease = created
+			n.keepLease(created)
 			return nil
 		}
 		if !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating the lease of node %s: %w", n.name, err)
 		}
-		if n.lease, err = leases.Get(ctx, n.name, metav1.GetOptions{}); err != nil {
+		existing, err := leases.Get(ctx, n.name, metav1.GetOptions{})
+		if err != nil {
 			return fmt.Errorf("reading the lease of node %s: %w", n.name, err)
 		}
+		n.keepLease(existing)
 	}
 	n.lease.Spec.HolderIdentity = want.Spec.HolderIdentity
 	n.lease.Spec.LeaseDurationSeconds = want.Spec.LeaseDurationSeconds
@@ -98,8 +101,15 @@ func (f *Fleet) renewLease(ctx context.Context, n *node) error {
 		n.lease = nil
 		return fmt.Errorf("renewing the lease of node %s: %w", n.name, err)
 	}
-	n.lease = lease
+	n.keepLease(lease)
 	return nil
+}
+
+// keepLease remembers the Lease last written for the next renewal, without
+// its managedFields (an update without them keeps the stored ones).
+func (n *node) keepLease(l *coordinationv1.Lease) {
+	l.ManagedFields = nil
+	n.lease = l
 }
 
 // reportStatus patches the node's conditions: Ready, no pressure.

@@ -311,7 +311,8 @@ func (f *Fleet) createNode(ctx context.Context, n *node, now time.Time) (*corev1
 // other nodes as stubs.
 func (f *Fleet) startInformers(ctx context.Context) error {
 	nodeFactory := informers.NewSharedInformerFactoryWithOptions(f.client, 0,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = NodeLabel + "=true" }))
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = NodeLabel + "=true" }),
+		informers.WithTransform(trimNode))
 	podFactory := informers.NewSharedInformerFactoryWithOptions(f.client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "spec.nodeName!=" }),
 		informers.WithTransform(f.trimPod))
@@ -351,8 +352,11 @@ func (f *Fleet) startInformers(ctx context.Context) error {
 	return nil
 }
 
-// trimPod keeps what the fleet needs of a pod: all of it but its
-// managedFields if it is on one of the fleet's nodes, a stub otherwise.
+// trimPod keeps what the fleet needs of a pod: for a pod on one of its
+// nodes, the metadata without managedFields, the status, and of the spec
+// only the containers' names and images and what planPod reads (a status
+// update never changes the spec, so the rest need not be sent back); a
+// stub for other pods.
 func (f *Fleet) trimPod(obj any) (any, error) {
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {
@@ -365,7 +369,35 @@ func (f *Fleet) trimPod(obj any) (any, error) {
 		}, nil
 	}
 	pod.ManagedFields = nil
+	pod.Spec = corev1.PodSpec{
+		NodeName:       pod.Spec.NodeName,
+		RestartPolicy:  pod.Spec.RestartPolicy,
+		InitContainers: trimContainers(pod.Spec.InitContainers),
+		Containers:     trimContainers(pod.Spec.Containers),
+	}
 	return pod, nil
+}
+
+func trimContainers(cs []corev1.Container) []corev1.Container {
+	trimmed := make([]corev1.Container, len(cs))
+	for i, c := range cs {
+		trimmed[i] = corev1.Container{Name: c.Name, Image: c.Image, RestartPolicy: c.RestartPolicy}
+	}
+	return trimmed
+}
+
+// trimNode keeps what the fleet reads of a Node: its name, pod CIDRs and
+// conditions.
+func trimNode(obj any) (any, error) {
+	node, ok := obj.(*corev1.Node)
+	if !ok {
+		return obj, nil
+	}
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: node.Name, UID: node.UID, ResourceVersion: node.ResourceVersion},
+		Spec:       corev1.NodeSpec{PodCIDR: node.Spec.PodCIDR, PodCIDRs: node.Spec.PodCIDRs},
+		Status:     corev1.NodeStatus{Conditions: node.Status.Conditions},
+	}, nil
 }
 
 // nodeChanged reports a live node's status at once when the API shows it

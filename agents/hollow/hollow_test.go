@@ -210,8 +210,8 @@ func TestPodsOnHollowNodes(t *testing.T) {
 			if c := pod.Status.ContainerStatuses; len(c) != 1 || c[0].State.Running == nil || !c[0].Ready {
 				t.Errorf("%s: container statuses %+v", tc.pod, c)
 			}
-			if len(pod.ManagedFields) == 0 {
-				t.Errorf("%s: managed fields lost by the status update", tc.pod)
+			if len(pod.ManagedFields) == 0 || pod.Spec.DNSPolicy == "" || pod.Spec.Containers[0].TerminationMessagePath == "" {
+				t.Errorf("%s: managed fields or spec lost by the status update: %+v", tc.pod, pod.Spec)
 			}
 		}
 	})
