@@ -51,15 +51,23 @@ type podAction struct {
 	after  time.Duration
 }
 
-// planPod decides what kubelet would do next for pod at now: finish its
-// graceful deletion, start its containers once the startup delay is over,
-// or end them when the annotations say so. Malformed annotations are an
-// error, and the pod is then left running.
+// planPod decides what kubelet would do next for pod at now: end its
+// containers and then finish its graceful deletion, start its containers
+// once the startup delay is over, or end them when the annotations say
+// so. Malformed annotations are an error, and the pod is then left
+// running (a pod being deleted then ends with exit code 0).
 func planPod(pod *corev1.Pod, v podView, now time.Time) (podAction, error) {
+	terminal := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
 	if pod.DeletionTimestamp != nil {
-		return podAction{delete: true}, nil
+		if terminal || len(pod.Status.ContainerStatuses) == 0 {
+			return podAction{delete: true}, nil
+		}
+		// As kubelet does since 1.27, stop the containers and report the
+		// pod's end before deleting it (the update brings the pod back).
+		script, _ := scriptOf(pod)
+		return podAction{status: finishedStatus(pod, script.exitCode, now)}, nil
 	}
-	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+	if terminal {
 		return podAction{}, nil
 	}
 	if !containersStarted(pod) {

@@ -210,8 +210,13 @@ func containersStartedIn(st *corev1.PodStatus) bool {
 }
 
 func TestPlanEdges(t *testing.T) {
-	deleting := boundPod(corev1.RestartPolicyAlways, nil)
-	deleting.DeletionTimestamp = &metav1.Time{Time: t0}
+	deletingPending := boundPod(corev1.RestartPolicyAlways, nil)
+	deletingPending.DeletionTimestamp = &metav1.Time{Time: t0}
+	deletingRunning := boundPod(corev1.RestartPolicyAlways, nil)
+	deletingRunning.Status = *runningStatus(deletingRunning, view0, t0)
+	deletingRunning.DeletionTimestamp = &metav1.Time{Time: t0}
+	deletingEnded := deletingRunning.DeepCopy()
+	deletingEnded.Status = *finishedStatus(deletingEnded, 0, t0)
 	succeeded := boundPod(corev1.RestartPolicyNever, nil)
 	succeeded.Status.Phase = corev1.PodSucceeded
 	always := boundPod(corev1.RestartPolicyAlways, map[string]string{RunForAnnotation: "1s", FailAnnotation: "true"})
@@ -230,7 +235,9 @@ func TestPlanEdges(t *testing.T) {
 		wantAfter  time.Duration
 		wantErr    string
 	}{
-		{"graceful deletion is finished", deleting, t0, true, false, 0, ""},
+		{"a pod deleted before it started is deleted", deletingPending, t0, true, false, 0, ""},
+		{"a running pod being deleted ends first", deletingRunning, t0, false, true, 0, ""},
+		{"a pod being deleted that ended is deleted", deletingEnded, t0, true, false, 0, ""},
 		{"a finished pod is left alone", succeeded, t0, false, false, 0, ""},
 		{"restartPolicy Always ignores the script", always, t0.Add(time.Hour), false, false, 0, ""},
 		{"the start time comes from the pod after a restart", restarted, t0.Add(4 * time.Second), false, false, 6 * time.Second, ""},
@@ -257,6 +264,25 @@ func TestCrashLoopDelay(t *testing.T) {
 	for restarts, want := range map[int32]time.Duration{1: 10 * time.Second, 2: 20 * time.Second, 5: 160 * time.Second, 6: 5 * time.Minute, 100: 5 * time.Minute} {
 		if got := crashLoopDelay(restarts); got != want {
 			t.Errorf("crashLoopDelay(%d) = %s, want %s", restarts, got, want)
+		}
+	}
+}
+
+func TestADeletedRunningPodEndsAsItsScriptSays(t *testing.T) {
+	for _, tc := range []struct {
+		annotations map[string]string
+		phase       corev1.PodPhase
+	}{
+		{nil, corev1.PodSucceeded},
+		{map[string]string{FailAnnotation: "true"}, corev1.PodFailed},
+		{map[string]string{FailAnnotation: "garbage"}, corev1.PodSucceeded},
+	} {
+		pod := boundPod(corev1.RestartPolicyAlways, tc.annotations)
+		pod.Status = *runningStatus(pod, view0, t0)
+		pod.DeletionTimestamp = &metav1.Time{Time: t0}
+		a, err := planPod(pod, view0, t0.Add(time.Second))
+		if err != nil || a.status == nil || a.status.Phase != tc.phase || a.status.ContainerStatuses[0].State.Terminated == nil {
+			t.Errorf("annotations %v: plan %+v, %v; want the containers ended and phase %s", tc.annotations, a, err, tc.phase)
 		}
 	}
 }
