@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/berth-io/berth/store/server"
@@ -141,42 +142,45 @@ func (c *cluster) waitActive(job *batchv1.Job, n int) []corev1.Pod {
 // returns the finish time as the API stores it, to the second.
 func (c *cluster) finish(p corev1.Pod, code int32) time.Time {
 	c.t.Helper()
-	pod := c.fresh(p)
 	now := metav1.NewTime(time.Now().Truncate(time.Second))
-	pod.Status.Phase = corev1.PodSucceeded
-	if code != 0 {
-		pod.Status.Phase = corev1.PodFailed
-	}
-	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{
-		Name: "work", Image: "busybox",
-		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code, StartedAt: now, FinishedAt: now}},
-	}}
-	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse, LastTransitionTime: now}}
-	if _, err := c.Admin.CoreV1().Pods(ns).UpdateStatus(context.Background(), pod, metav1.UpdateOptions{}); err != nil {
-		c.t.Fatalf("finishing pod %s: %v", pod.Name, err)
-	}
+	c.setStatus(p, func(s *corev1.PodStatus) {
+		s.Phase = corev1.PodSucceeded
+		if code != 0 {
+			s.Phase = corev1.PodFailed
+		}
+		s.ContainerStatuses = []corev1.ContainerStatus{{
+			Name: "work", Image: "busybox",
+			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code, StartedAt: now, FinishedAt: now}},
+		}}
+		s.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse, LastTransitionTime: now}}
+	})
 	return now.Time
-}
-
-// fresh reads pod p again.
-func (c *cluster) fresh(p corev1.Pod) *corev1.Pod {
-	c.t.Helper()
-	pod, err := c.Admin.CoreV1().Pods(ns).Get(context.Background(), p.Name, metav1.GetOptions{})
-	if err != nil {
-		c.t.Fatalf("reading pod %s: %v", p.Name, err)
-	}
-	return pod
 }
 
 // run plays the kubelet: the pod runs and is ready.
 func (c *cluster) run(p corev1.Pod) {
 	c.t.Helper()
-	pod := c.fresh(p)
-	now := metav1.Now()
-	pod.Status.Phase = corev1.PodRunning
-	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now}}
-	if _, err := c.Admin.CoreV1().Pods(ns).UpdateStatus(context.Background(), pod, metav1.UpdateOptions{}); err != nil {
-		c.t.Fatalf("running pod %s: %v", pod.Name, err)
+	c.setStatus(p, func(s *corev1.PodStatus) {
+		s.Phase = corev1.PodRunning
+		s.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()}}
+	})
+}
+
+// setStatus writes p's status as change makes it, on a fresh copy (the
+// controller may patch the pod meanwhile).
+func (c *cluster) setStatus(p corev1.Pod, change func(*corev1.PodStatus)) {
+	c.t.Helper()
+	pods := c.Admin.CoreV1().Pods(ns)
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		pod, err := pods.Get(context.Background(), p.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		change(&pod.Status)
+		_, err = pods.UpdateStatus(context.Background(), pod, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
+		c.t.Fatalf("setting the status of pod %s: %v", p.Name, err)
 	}
 }
 
@@ -365,9 +369,13 @@ func TestSuspendedJobRunsNothingUntilResumed(t *testing.T) {
 	}
 	resume := func(suspend bool) {
 		t.Helper()
-		j := c.job("later")
-		j.Spec.Suspend = ptr.To(suspend)
-		if _, err := c.Admin.BatchV1().Jobs(ns).Update(context.Background(), j, metav1.UpdateOptions{}); err != nil {
+		// The controller writes the status meanwhile: retry on conflicts.
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			j := c.job("later")
+			j.Spec.Suspend = ptr.To(suspend)
+			_, err := c.Admin.BatchV1().Jobs(ns).Update(context.Background(), j, metav1.UpdateOptions{})
+			return err
+		}); err != nil {
 			t.Fatal(err)
 		}
 	}
