@@ -18,7 +18,7 @@ import (
 // prepareForCreate clears status the client may not set and starts the
 // generation at 1 for kinds with a spec.
 func prepareForCreate(k *registry.Kind, obj runtime.Object) {
-	if k.HasStatus {
+	if k.HasStatus && !k.StatusOnCreate {
 		if f := structField(obj, "Status"); f.IsValid() && f.CanSet() {
 			f.Set(reflect.Zero(f.Type()))
 		}

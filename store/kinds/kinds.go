@@ -84,7 +84,7 @@ func builtins() []*registry.Kind {
 	sa.ShortNames, sa.Subresources = []string{"sa"}, []string{"token"}
 
 	node := kind(core, "Node", "nodes", "node", false, &corev1.Node{}, &corev1.NodeList{})
-	node.ShortNames, node.HasStatus = []string{"no"}, true
+	node.ShortNames, node.HasStatus, node.StatusOnCreate = []string{"no"}, true, true
 	node.Fields = func(o runtime.Object) fields.Set {
 		return fields.Set{"spec.unschedulable": boolString(o.(*corev1.Node).Spec.Unschedulable)}
 	}

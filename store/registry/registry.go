@@ -30,6 +30,9 @@ type Kind struct {
 	// HasStatus: a status subresource exists; writes to the object keep
 	// the stored status and writes to status keep everything else.
 	HasStatus bool
+	// StatusOnCreate: the status a create carries is kept (a kubelet
+	// registers its Node with its status); otherwise it is cleared.
+	StatusOnCreate bool
 	// Subresources beyond status, e.g. "scale", "binding", "eviction".
 	Subresources []string
 	// ReadOnly kinds answer writes with 405 (RBAC lives in files).

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 )
@@ -88,5 +90,25 @@ func TestSystemNamespacesCannotBeDeleted(t *testing.T) {
 		if err != nil || ns.DeletionTimestamp != nil {
 			t.Fatalf("%s was touched: %v %+v", name, err, ns.ObjectMeta)
 		}
+	}
+}
+
+func TestNodesKeepTheStatusTheyAreCreatedWith(t *testing.T) {
+	ts := startTestServer(t, freeOptions())
+	ctx := ctxT(t)
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Status: corev1.NodeStatus{
+		Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}},
+		Capacity:   corev1.ResourceList{corev1.ResourcePods: resource.MustParse("110")},
+	}}
+	created, err := ts.client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(created.Status.Conditions) != 1 || created.Status.Capacity.Pods().Value() != 110 {
+		t.Fatalf("a kubelet registers its node with its status; it was dropped: %+v", created.Status)
+	}
+	cm, err := ts.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "s"}, Status: corev1.NamespaceStatus{Phase: corev1.NamespaceTerminating}}, metav1.CreateOptions{})
+	if err != nil || cm.Status.Phase != corev1.NamespaceActive {
+		t.Fatalf("other kinds' status is the server's on create: %v %+v", err, cm.Status)
 	}
 }
