@@ -97,7 +97,12 @@ func (c *Controller) claim(ctx context.Context, job *batchv1.Job) ([]*corev1.Pod
 // carryOut performs d for job in the order plan requires: pods first, then
 // the status, then the finalizers whose pods the status now records.
 func (c *Controller) carryOut(ctx context.Context, key string, job *batchv1.Job, d decision) error {
-	c.expectations.expect(key, len(d.create), uids(d.remove, d.stop))
+	if len(d.create)+len(d.remove) > 0 {
+		// plan creates and removes only when earlier expectations are met,
+		// so these replace nothing outstanding. Stopping a finished job's
+		// pods needs none: nothing is created after.
+		c.expectations.expect(key, len(d.create), uids(d.remove))
+	}
 	errs := []error{
 		c.deletePods(ctx, key, job, d.remove, true),
 		c.deletePods(ctx, key, job, d.stop, false),
@@ -275,13 +280,11 @@ func inParallel(n int, fn func(i int) error) error {
 	return errors.Join(errs...)
 }
 
-// uids lists the UIDs of the pods in lists.
-func uids(lists ...[]*corev1.Pod) []types.UID {
-	var out []types.UID
-	for _, l := range lists {
-		for _, p := range l {
-			out = append(out, p.UID)
-		}
+// uids lists the UIDs of pods.
+func uids(pods []*corev1.Pod) []types.UID {
+	out := make([]types.UID, len(pods))
+	for i, p := range pods {
+		out[i] = p.UID
 	}
 	return out
 }
