@@ -433,8 +433,10 @@ func TestDeletedJobLetsGoOfItsPods(t *testing.T) {
 	c := start(t)
 	job := c.create(newJob("gone", func(s *batchv1.JobSpec) { s.Parallelism = ptr.To[int32](2) }))
 	c.waitActive(job, 2)
-	orphan := metav1.DeletePropagationOrphan
-	if err := c.Admin.BatchV1().Jobs(ns).Delete(context.Background(), "gone", metav1.DeleteOptions{PropagationPolicy: &orphan}); err != nil {
+	// In the background the job goes at once, its pods are left for the
+	// garbage collector, which cannot delete them while they are tracked.
+	background := metav1.DeletePropagationBackground
+	if err := c.Admin.BatchV1().Jobs(ns).Delete(context.Background(), "gone", metav1.DeleteOptions{PropagationPolicy: &background}); err != nil {
 		t.Fatal(err)
 	}
 	c.eventually("the tracking finalizers removed", func() bool {
