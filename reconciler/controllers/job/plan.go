@@ -75,15 +75,73 @@ func plan(in input) decision {
 	if st.UncountedTerminatedPods == nil {
 		st.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{}
 	}
-	uncounted := st.UncountedTerminatedPods
-	indexed := isIndexed(job)
-	completions := int(ptr.Deref(job.Spec.Completions, 0))
 	suspended := ptr.Deref(job.Spec.Suspend, false)
 	now := metav1.NewTime(in.now)
+	t := d.count(job, in.pods)
+	d.backoff = in.backoff.after(t.newSucceeded, t.newFailed)
+	if st.StartTime == nil && !suspended {
+		st.StartTime = &now
+	}
 
-	// Pods recorded as uncounted whose finalizer is gone are counted now.
+	target, final := d.verdict(job, t, in.pods, now)
+	active := t.active
+	switch {
+	case final != nil:
+		// The job is over: its running pods are stopped.
+		d.stop = active
+		t.terminating += int32(len(active))
+		active = nil
+	case in.mayManage && job.DeletionTimestamp == nil:
+		active = manage(&d, in, active, t.succeeded, t.done, &t.terminating)
+		if complete(job, t.succeeded, len(active)+len(d.create)) {
+			target, final = completed(now)
+		} else {
+			d.suspension(suspended, now)
+		}
+	case complete(job, t.succeeded, len(active)):
+		target, final = completed(now)
+	}
+	d.record(job, t, final)
+
+	st.Active = int32(len(active) + len(d.create))
+	var ready int32
+	for _, p := range active {
+		if isReady(p) {
+			ready++
+		}
+	}
+	st.Ready = &ready
+	st.Terminating = &t.terminating
+	if target != nil {
+		st.Conditions = append(st.Conditions, *target)
+	}
+	d.finish(final, t.terminating, now)
+	return d
+}
+
+// tally is how a job's pods stand at the start of a sync.
+type tally struct {
+	// active pods run; terminating ones are being deleted.
+	active      []*corev1.Pod
+	terminating int32
+	// newSucceeded and newFailed ended and are not recorded yet;
+	// unaccounted are tracked pods that have not ended.
+	newSucceeded, newFailed, unaccounted []*corev1.Pod
+	// done are an Indexed job's completed indexes, new ones included.
+	done intervals
+	// succeeded and failed count every end seen, recorded or not.
+	succeeded, failed int
+}
+
+// count first moves into the counters the recorded pods whose finalizer is
+// gone, then sorts pods. Recorded pods that kept their finalizer, and
+// ended pods of an Indexed job without a valid index, are untracked
+// without being counted (again).
+func (d *decision) count(job *batchv1.Job, pods []*corev1.Pod) tally {
+	st := &d.status
+	uncounted := st.UncountedTerminatedPods
 	withFinalizer := sets.New[types.UID]()
-	for _, p := range in.pods {
+	for _, p := range pods {
 		if tracked(p) {
 			withFinalizer.Insert(p.UID)
 		}
@@ -95,112 +153,95 @@ func plan(in input) decision {
 	st.Failed += int32(n)
 	recorded := sets.New(uncounted.Succeeded...).Insert(uncounted.Failed...)
 
-	var active, unaccounted, newSucceeded, newFailed []*corev1.Pod
-	var terminating int32
-	for _, p := range in.pods {
+	var t tally
+	indexed := isIndexed(job)
+	completions := int(ptr.Deref(job.Spec.Completions, 0))
+	for _, p := range pods {
 		switch {
 		case isActive(p):
-			active = append(active, p)
+			t.active = append(t.active, p)
 		case isTerminating(p):
-			terminating++
+			t.terminating++
 		}
-		if !tracked(p) {
-			continue
-		}
-		if recorded.Has(p.UID) {
-			// Recorded, but its finalizer survived: try again.
+		switch ix := completionIndex(p); {
+		case !tracked(p):
+		case recorded.Has(p.UID):
 			d.untrack = append(d.untrack, p)
-			continue
-		}
-		if indexed {
-			if ix := completionIndex(p); ix == noIndex || ix >= completions {
-				if !isActive(p) {
-					d.untrack = append(d.untrack, p)
-				}
-				continue
+		case indexed && (ix == noIndex || ix >= completions):
+			if !isActive(p) {
+				d.untrack = append(d.untrack, p)
 			}
-		}
-		switch {
 		case p.Status.Phase == corev1.PodSucceeded:
-			newSucceeded = append(newSucceeded, p)
+			t.newSucceeded = append(t.newSucceeded, p)
 		case isFailed(p, job):
-			newFailed = append(newFailed, p)
+			t.newFailed = append(t.newFailed, p)
 		default:
-			unaccounted = append(unaccounted, p)
+			t.unaccounted = append(t.unaccounted, p)
 		}
 	}
-	var done intervals
-	succeeded := int(st.Succeeded) + len(uncounted.Succeeded) + len(newSucceeded)
+	t.succeeded = int(st.Succeeded) + len(uncounted.Succeeded) + len(t.newSucceeded)
 	if indexed {
-		done = parseIntervals(st.CompletedIndexes, completions).with(indexesOf(newSucceeded)...)
-		succeeded = done.total()
+		t.done = parseIntervals(st.CompletedIndexes, completions).with(indexesOf(t.newSucceeded)...)
+		t.succeeded = t.done.total()
 	}
-	failed := int(st.Failed) + len(uncounted.Failed) + len(newFailed)
-	d.backoff = in.backoff.after(newSucceeded, newFailed)
+	t.failed = int(st.Failed) + len(uncounted.Failed) + len(t.newFailed)
+	return t
+}
 
-	if st.StartTime == nil && !suspended {
-		st.StartTime = &now
-	}
-
-	// Has the job met its end already, or does it now?
-	var target, final *batchv1.JobCondition
+// verdict says whether the job has met its end already (final), or meets
+// it now by failing (target, the interim condition to add, and final).
+// Before an active deadline it asks to look again when it passes.
+func (d *decision) verdict(job *batchv1.Job, t tally, pods []*corev1.Pod, now metav1.Time) (target, final *batchv1.JobCondition) {
+	st := &d.status
 	deadline := job.Spec.ActiveDeadlineSeconds
+	if c := condition(st.Conditions, batchv1.JobSuccessCriteriaMet); c != nil {
+		return nil, newCondition(batchv1.JobComplete, c.Reason, c.Message, now)
+	}
+	if c := condition(st.Conditions, batchv1.JobFailureTarget); c != nil {
+		return nil, newCondition(batchv1.JobFailed, c.Reason, c.Message, now)
+	}
 	switch {
-	case condition(st.Conditions, batchv1.JobSuccessCriteriaMet) != nil:
-		c := condition(st.Conditions, batchv1.JobSuccessCriteriaMet)
-		final = newCondition(batchv1.JobComplete, c.Reason, c.Message, now)
-	case condition(st.Conditions, batchv1.JobFailureTarget) != nil:
-		c := condition(st.Conditions, batchv1.JobFailureTarget)
-		final = newCondition(batchv1.JobFailed, c.Reason, c.Message, now)
-	case failed > int(ptr.Deref(job.Spec.BackoffLimit, 6)) || pastBackoffLimitOnFailure(job, in.pods):
+	case t.failed > int(ptr.Deref(job.Spec.BackoffLimit, 6)) || pastBackoffLimitOnFailure(job, pods):
 		target = newCondition(batchv1.JobFailureTarget, batchv1.JobReasonBackoffLimitExceeded, msgBackoffExceeded, now)
-	case deadline != nil && !suspended:
-		left := time.Duration(*deadline)*time.Second - in.now.Sub(st.StartTime.Time)
-		if left <= 0 {
-			target = newCondition(batchv1.JobFailureTarget, batchv1.JobReasonDeadlineExceeded, msgDeadline, now)
-		} else {
+	case deadline != nil && !ptr.Deref(job.Spec.Suspend, false):
+		left := time.Duration(*deadline)*time.Second - now.Sub(st.StartTime.Time)
+		if left > 0 {
 			d.requeue = left
+			return nil, nil
 		}
+		target = newCondition(batchv1.JobFailureTarget, batchv1.JobReasonDeadlineExceeded, msgDeadline, now)
+	default:
+		return nil, nil
 	}
-	if target != nil {
-		final = newCondition(batchv1.JobFailed, target.Reason, target.Message, now)
-	}
+	return target, newCondition(batchv1.JobFailed, target.Reason, target.Message, now)
+}
 
-	switch {
-	case final != nil:
-		// The job is over: its running pods are stopped.
-		d.stop = active
-		terminating += int32(len(active))
-		active = nil
-	case in.mayManage && job.DeletionTimestamp == nil:
-		active = manage(&d, in, active, succeeded, done, &terminating)
-		if complete(job, succeeded, len(active)+len(d.create)) {
-			target = newCondition(batchv1.JobSuccessCriteriaMet, batchv1.JobReasonCompletionsReached, msgCompleted, now)
-			final = newCondition(batchv1.JobComplete, target.Reason, target.Message, now)
-		} else {
-			d.suspension(suspended, now)
-		}
-	case complete(job, succeeded, len(active)):
-		target = newCondition(batchv1.JobSuccessCriteriaMet, batchv1.JobReasonCompletionsReached, msgCompleted, now)
-		final = newCondition(batchv1.JobComplete, target.Reason, target.Message, now)
-	}
+// completed are the conditions of a job that reached its completions.
+func completed(now metav1.Time) (target, final *batchv1.JobCondition) {
+	target = newCondition(batchv1.JobSuccessCriteriaMet, batchv1.JobReasonCompletionsReached, msgCompleted, now)
+	return target, newCondition(batchv1.JobComplete, target.Reason, target.Message, now)
+}
 
-	// Record the ends seen in this sync; their finalizers go once the
-	// status holds them.
-	for _, p := range newSucceeded {
+// record puts the ends seen in this sync in the status; their finalizers
+// go once the status holds them. When the job is over or being deleted,
+// nothing will count its running pods later: a failed job counts them as
+// failed, otherwise they are let go.
+func (d *decision) record(job *batchv1.Job, t tally, final *batchv1.JobCondition) {
+	st := &d.status
+	uncounted := st.UncountedTerminatedPods
+	indexed := isIndexed(job)
+	for _, p := range t.newSucceeded {
 		if !indexed {
 			uncounted.Succeeded = append(uncounted.Succeeded, p.UID)
 		}
 		d.untrack = append(d.untrack, p)
 	}
-	for _, p := range newFailed {
+	for _, p := range t.newFailed {
 		uncounted.Failed = append(uncounted.Failed, p.UID)
 		d.untrack = append(d.untrack, p)
 	}
 	if final != nil || job.DeletionTimestamp != nil {
-		// Nothing will count the running pods later: a failed job counts
-		// them as failed, otherwise they are let go.
-		for _, p := range unaccounted {
+		for _, p := range t.unaccounted {
 			if final != nil && final.Type == batchv1.JobFailed {
 				uncounted.Failed = append(uncounted.Failed, p.UID)
 			}
@@ -208,33 +249,26 @@ func plan(in input) decision {
 		}
 	}
 	if indexed {
-		st.CompletedIndexes = done.String()
-		st.Succeeded = int32(done.total())
+		st.CompletedIndexes = t.done.String()
+		st.Succeeded = int32(t.done.total())
 	}
+}
 
-	st.Active = int32(len(active) + len(d.create))
-	var ready int32
-	for _, p := range active {
-		if isReady(p) {
-			ready++
-		}
+// finish sets the job's final condition once no pod is left uncounted or
+// terminating, with completionTime for a success, and the event saying so.
+func (d *decision) finish(final *batchv1.JobCondition, terminating int32, now metav1.Time) {
+	st := &d.status
+	u := st.UncountedTerminatedPods
+	if final == nil || len(u.Succeeded)+len(u.Failed) > 0 || terminating > 0 {
+		return
 	}
-	st.Ready = &ready
-	st.Terminating = &terminating
-
-	if target != nil {
-		st.Conditions = append(st.Conditions, *target)
+	setCondition(&st.Conditions, *final)
+	if final.Type == batchv1.JobComplete {
+		st.CompletionTime = &now
+		d.events = append(d.events, event{corev1.EventTypeNormal, "Completed", "Job completed"})
+		return
 	}
-	if final != nil && len(uncounted.Succeeded)+len(uncounted.Failed) == 0 && terminating == 0 {
-		setCondition(&st.Conditions, *final)
-		if final.Type == batchv1.JobComplete {
-			st.CompletionTime = &now
-			d.events = append(d.events, event{corev1.EventTypeNormal, "Completed", "Job completed"})
-		} else {
-			d.events = append(d.events, event{corev1.EventTypeWarning, final.Reason, final.Message})
-		}
-	}
-	return d
+	d.events = append(d.events, event{corev1.EventTypeWarning, final.Reason, final.Message})
 }
 
 // manage decides the pods to create and delete for a running job and
