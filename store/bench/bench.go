@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -178,10 +177,8 @@ type run struct {
 	admin    kubernetes.Interface
 
 	fillNS, createNS, watchNS string
-	// pods are the latest versions of the fill pods, one lock each so
-	// that concurrent updates never race on one pod.
-	pods   []*corev1.Pod
-	locks  []sync.Mutex
+	// pods are the latest versions of the fill pods.
+	pods   storedPods
 	stored int
 }
 
@@ -213,8 +210,6 @@ func (r *run) fill() error {
 		return err
 	}
 	defer cs.Close()
-	var mu sync.Mutex
-	r.pods = make([]*corev1.Pod, 0, r.s.Pods)
 	r.progress("storing %d pods with %s", r.s.Pods, plural(clients, "client"))
 	res, serverCPU := r.measure(Load{
 		Clients: clients,
@@ -225,19 +220,15 @@ func (r *run) fill() error {
 			if err != nil {
 				return err
 			}
-			mu.Lock()
-			r.pods = append(r.pods, pod)
-			mu.Unlock()
-			return nil
+			return r.pods.add(pod)
 		},
 		Progress: func(done int, elapsed time.Duration) {
 			r.progress("  %d/%d pods after %s", done, r.s.Pods, elapsed.Round(time.Second))
 		},
 	})
 	r.record(ScenarioFill, res, serverCPU)
-	r.locks = make([]sync.Mutex, len(r.pods))
-	r.stored += len(r.pods)
-	if len(r.pods) == 0 {
+	r.stored += r.pods.len()
+	if r.pods.len() == 0 {
 		return fmt.Errorf("no pod could be stored: %s", res.FirstError)
 	}
 	return r.ctx.Err()
@@ -283,23 +274,16 @@ func (r *run) create(cs []kubernetes.Interface, clients int) Op {
 // the pods so that each sends the version it last got back.
 func (r *run) update(cs []kubernetes.Interface, clients int) Op {
 	return func(ctx context.Context, w, n int) error {
-		i := (w + n*clients) % len(r.pods)
-		r.locks[i].Lock()
-		defer r.locks[i].Unlock()
-		pod := r.pods[i]
-		pod.Labels["berth.io/bench-update"] = strconv.Itoa(n)
-		updated, err := cs[w].CoreV1().Pods(r.fillNS).Update(ctx, pod, metav1.UpdateOptions{})
-		if err != nil {
-			return err
-		}
-		r.pods[i] = updated
-		return nil
+		return r.pods.update((w+n*clients)%r.pods.len(), func(pod *corev1.Pod) (*corev1.Pod, error) {
+			pod.Labels["berth.io/bench-update"] = strconv.Itoa(n)
+			return cs[w].CoreV1().Pods(r.fillNS).Update(ctx, pod, metav1.UpdateOptions{})
+		})
 	}
 }
 
 func (r *run) get(cs []kubernetes.Interface, clients int) Op {
 	return func(ctx context.Context, w, n int) error {
-		name := r.pods[(w+n*clients)%len(r.pods)].Name
+		name := r.pods.name((w + n*clients) % r.pods.len())
 		_, err := cs[w].CoreV1().Pods(r.fillNS).Get(ctx, name, metav1.GetOptions{})
 		return err
 	}
@@ -313,14 +297,15 @@ func (r *run) watch() error {
 		WatchersPerConnection: watchersPerConnection,
 		Writes:                r.s.WatchWrites,
 		Progress:              func(format string, args ...any) { r.progress("  "+format, args...) },
+		ServerCPU:             r.target.CPU,
 	}.Run(r.ctx)
 	if err != nil {
 		return fmt.Errorf("watch fan-out: %w", err)
 	}
 	r.stored += r.s.WatchWrites + 1
 	r.report.Watch = &res
-	r.progress("watch: %d/%d events delivered; delay p50 %s, p99 %s, max %s",
-		res.Delivered, res.Expected, Millis(res.Delay.P50), Millis(res.Delay.P99), Millis(res.Delay.Max))
+	r.progress("watch: %d/%d events delivered in %.1fs; delay p50 %s, p99 %s, max %s; CPU: server %.0fms, watchers %.0fms",
+		res.Delivered, res.Expected, res.Seconds, Millis(res.Delay.P50), Millis(res.Delay.P99), Millis(res.Delay.Max), res.ServerCPUMs, res.ClientCPUMs)
 	return nil
 }
 

@@ -25,9 +25,14 @@ func WriteTable(out io.Writer, r *Report) error {
 	}
 	if wr := r.Watch; wr != nil {
 		fmt.Fprintln(w)
-		fmt.Fprintf(w, "WATCHERS\tWRITES\tEVENTS DELIVERED\tALL DELIVERED\tDELAY P50\tDELAY P99\tDELAY MAX\tWATCHES CLOSED\n")
-		fmt.Fprintf(w, "%d\t%d\t%d/%d\t%s\t%s\t%s\t%s\t%d\n", wr.Watchers, wr.Writes, wr.Delivered, wr.Expected,
-			yesNo(wr.AllDelivered()), Millis(wr.Delay.P50), Millis(wr.Delay.P99), Millis(wr.Delay.Max), wr.Closed)
+		serverCPU := "-"
+		if wr.ServerCPUMs > 0 {
+			serverCPU = Millis(time.Duration(wr.ServerCPUMs * float64(time.Millisecond)))
+		}
+		fmt.Fprintf(w, "WATCHERS\tWRITES\tEVENTS DELIVERED\tALL DELIVERED\tDELAY P50\tDELAY P99\tDELAY MAX\tWATCHES CLOSED\tSERVER CPU\tCLIENT CPU\n")
+		fmt.Fprintf(w, "%d\t%d\t%d/%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", wr.Watchers, wr.Writes, wr.Delivered, wr.Expected,
+			yesNo(wr.AllDelivered()), Millis(wr.Delay.P50), Millis(wr.Delay.P99), Millis(wr.Delay.Max), wr.Closed,
+			serverCPU, Millis(time.Duration(wr.ClientCPUMs*float64(time.Millisecond))))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "SERVER MEMORY\tPODS\tRSS\tANON\tFILE\tPEAK RSS\n")

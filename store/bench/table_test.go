@@ -31,7 +31,7 @@ func TestWriteTableAlignsEveryFigure(t *testing.T) {
 			{Scenario: ScenarioCreate, LoadResult: LoadResult{Clients: 1, Ops: 4000, PerSecond: 400, Latency: Summary{P50: 2 * time.Millisecond, P99: 9 * time.Millisecond}, ClientCPUPerOpMs: 0.25}, ServerCPUPerOpMs: 1.5},
 			{Scenario: ScenarioGet, LoadResult: LoadResult{Clients: 50, Ops: 30000, PerSecond: 3000, Errors: 2, Latency: Summary{P50: 15 * time.Millisecond, P99: 120 * time.Millisecond}}},
 		},
-		Watch: &FanoutResult{Watchers: 1000, Writes: 100, Expected: 100000, Delivered: 99999, Delay: Summary{P50: 12 * time.Millisecond}},
+		Watch: &FanoutResult{Watchers: 1000, Writes: 100, Expected: 100000, Delivered: 99999, Delay: Summary{P50: 12 * time.Millisecond}, ServerCPUMs: 900, ClientCPUMs: 1500},
 		Memory: []MemoryPoint{
 			{When: "idle", ProcMemory: ProcMemory{RSS: 80 << 20, Peak: 81 << 20, Anon: 70 << 20, File: 10 << 20}},
 			{When: "with 10000 pods", Pods: 10000, ProcMemory: ProcMemory{RSS: 140 << 20, Peak: 160 << 20, Anon: 100 << 20, File: 40 << 20}},
@@ -46,7 +46,7 @@ func TestWriteTableAlignsEveryFigure(t *testing.T) {
 	wantRows := map[int][]string{
 		1: {"create", "1", "4000", "400", "2.00ms", "9.00ms", "1.50ms", "0.25ms"},
 		2: {"get", "50", "30000", "3000", "15.0ms", "120ms", "2", " - "},
-		5: {"1000", "100", "99999/100000", "no", "12.0ms"},
+		5: {"1000", "100", "99999/100000", "no", "12.0ms", "900ms", "1500ms"},
 		8: {"idle", "0", "80 MiB", "70 MiB", "10 MiB", "81 MiB"},
 		9: {"with 10000 pods", "10000", "140 MiB", "100 MiB", "40 MiB", "160 MiB"},
 	}

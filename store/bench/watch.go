@@ -28,6 +28,9 @@ type Fanout struct {
 	Wait time.Duration
 	// Progress, when set, hears what the scenario is doing.
 	Progress func(format string, args ...any)
+	// ServerCPU, when set, reads the server's CPU time, so that the CPU
+	// spent delivering the writes can be reported.
+	ServerCPU func() (time.Duration, error)
 }
 
 // FanoutResult is what the watch scenario measured. Delay runs from the
@@ -41,6 +44,13 @@ type FanoutResult struct {
 	Delay     Summary `json:"delay"`
 	// Closed counts watches the server ended before every event came.
 	Closed int `json:"closedWatches"`
+	// Seconds runs from the first measured write until every event
+	// arrived (or the wait ended); ServerCPUMs and ClientCPUMs are the CPU
+	// time the server and the watchers used in it (ServerCPUMs is zero
+	// when unknown).
+	Seconds     float64 `json:"seconds"`
+	ServerCPUMs float64 `json:"serverCpuMs,omitempty"`
+	ClientCPUMs float64 `json:"clientCpuMs"`
 }
 
 // AllDelivered tells whether every watcher saw every write.
@@ -74,13 +84,13 @@ func (f Fanout) Run(ctx context.Context) (FanoutResult, error) {
 		progress = func(string, ...any) {}
 	}
 	perConn := max(f.WatchersPerConnection, 1)
-	cs, err := NewClients(f.Config, (f.Watchers+perConn-1)/perConn)
+	// The writer has a connection of its own, as a separate program would.
+	cs, err := NewClients(f.Config, 1+(f.Watchers+perConn-1)/perConn)
 	if err != nil {
 		return FanoutResult{}, err
 	}
 	defer cs.Close()
-	clients := cs.Sets
-	writer := clients[0].CoreV1().Pods(f.Namespace)
+	writer, clients := cs.Sets[0].CoreV1().Pods(f.Namespace), cs.Sets[1:]
 	list, err := writer.List(ctx, metav1.ListOptions{Limit: 1})
 	if err != nil {
 		return FanoutResult{}, fmt.Errorf("listing pods in %s for a resourceVersion to watch from: %w", f.Namespace, err)
@@ -130,6 +140,7 @@ func (f Fanout) Run(ctx context.Context) (FanoutResult, error) {
 	}
 	progress("all %d watches live; sending %d writes", f.Watchers, f.Writes)
 
+	serverBefore, clientBefore := f.serverCPU(), selfCPU()
 	sent := make([]time.Time, f.Writes+1)
 	for i := 1; i <= f.Writes; i++ {
 		sent[i] = time.Now()
@@ -144,6 +155,8 @@ func (f Fanout) Run(ctx context.Context) (FanoutResult, error) {
 	case <-time.After(f.wait()):
 		progress("not every event arrived within %s of the last write", f.wait())
 	}
+	serverCPU, clientCPU := f.serverCPU()-serverBefore, selfCPU()-clientBefore
+	elapsed := time.Since(sent[1])
 	cancel()
 	readers.Wait()
 
@@ -153,7 +166,24 @@ func (f Fanout) Run(ctx context.Context) (FanoutResult, error) {
 	}
 	res := Deliveries(sent[1:], late)
 	res.Closed = int(closedEarly.Load())
+	res.Seconds = elapsed.Seconds()
+	res.ClientCPUMs = millis(clientCPU)
+	if serverBefore > 0 {
+		res.ServerCPUMs = millis(serverCPU)
+	}
 	return res, nil
+}
+
+// serverCPU reads the server's CPU time, zero when unknown.
+func (f Fanout) serverCPU() time.Duration {
+	if f.ServerCPU == nil {
+		return 0
+	}
+	d, err := f.ServerCPU()
+	if err != nil {
+		return 0
+	}
+	return d
 }
 
 func (f Fanout) wait() time.Duration {
