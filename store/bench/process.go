@@ -38,9 +38,11 @@ type ServerProcess struct {
 const readyTimeout = time.Minute
 
 // StartServerProcess runs `binary server` on a free port of 127.0.0.1 with
-// an embedded etcd on free ports, keeping its data in dataDir and its log in
-// dataDir/server.log, and returns once the server answers /readyz. The child
-// gets SIGTERM if this process dies first.
+// an embedded etcd on free ports and without the in-process controllers and
+// scheduler (the API server alone, as kube-apiserver is measured), keeping
+// its data in dataDir and its log in dataDir/server.log, and returns once
+// the server answers /readyz. The child gets SIGTERM if this process dies
+// first.
 func StartServerProcess(ctx context.Context, binary, dataDir string) (*ServerProcess, error) {
 	port, err := freePort()
 	if err != nil {
