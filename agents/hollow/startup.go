@@ -32,6 +32,9 @@ type StartupSettings struct {
 	// Fleet configures the hollow nodes; its Nodes is set from Nodes, and
 	// its NamePrefix defaults to "startup-".
 	Fleet Options
+	// Scheduled leaves binding to a running scheduler instead of binding
+	// each pod round robin: the whole request flow is then measured.
+	Scheduled bool
 }
 
 // StartupReport is what MeasureStartup measured.
@@ -108,7 +111,11 @@ func MeasureStartup(ctx context.Context, client kubernetes.Interface, s StartupS
 	createErrs := make(chan error, 1)
 	go func() { createErrs <- createAndBind(ctx, client, ns.Name, fleet.Names(), s, created) }()
 
-	progress("creating %d pods (rate %v/s, %d clients), binding each to a node round robin", s.Pods, s.Rate, s.Clients)
+	binder := "binding each to a node round robin"
+	if s.Scheduled {
+		binder = "the scheduler binds them"
+	}
+	progress("creating %d pods (rate %v/s, %d clients), %s", s.Pods, s.Rate, s.Clients, binder)
 	first := time.Now()
 	running := map[string]time.Time{}
 	for len(running) < s.Pods {
@@ -203,7 +210,7 @@ func createAndBind(ctx context.Context, client kubernetes.Interface, ns string, 
 					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
 				}
 				_, err := pods.Create(ctx, pod, metav1.CreateOptions{})
-				if err == nil {
+				if err == nil && !s.Scheduled {
 					binding := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: pod.Name}, Target: corev1.ObjectReference{Kind: "Node", Name: nodes[i%len(nodes)]}}
 					err = pods.Bind(ctx, binding, metav1.CreateOptions{})
 				}

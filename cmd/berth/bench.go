@@ -21,7 +21,7 @@ func newBenchCommand() *cobra.Command {
 		Short: "Measure berth's components under load",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newBenchAPICommand())
+	cmd.AddCommand(newBenchAPICommand(), newBenchSchedulerCommand(), newBenchStartupCommand())
 	return cmd
 }
 
