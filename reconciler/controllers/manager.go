@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/berth-io/berth/reconciler/informer"
 	"github.com/berth-io/berth/reconciler/leader"
 )
 
@@ -195,7 +196,7 @@ func (m *Manager) enabled() ([]Registration, error) {
 // runTerm builds the controllers on a fresh informer factory, starts and
 // syncs its informers, and runs the controllers until ctx is done.
 func (m *Manager) runTerm(ctx context.Context, registrations []Registration, broadcaster record.EventBroadcaster) error {
-	factory := informers.NewSharedInformerFactory(m.client, m.opts.ResyncPeriod)
+	factory := informer.NewFactory(m.client, m.opts.ResyncPeriod)
 	// Shutdown waits for the informers, which stop when ctx is cancelled.
 	defer factory.Shutdown()
 	ctx, cancel := context.WithCancel(ctx)

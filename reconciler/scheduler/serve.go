@@ -5,13 +5,13 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/berth-io/berth/reconciler/informer"
 	"github.com/berth-io/berth/reconciler/leader"
 )
 
@@ -66,7 +66,7 @@ func Serve(ctx context.Context, config *rest.Config, opts ComponentOptions) erro
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: name})
 
-	factory := informers.NewSharedInformerFactory(client, 0)
+	factory := informer.NewFactory(client, 0)
 	s, err := New(client, factory, recorder, opts.Options)
 	if err != nil {
 		return err
