@@ -15,12 +15,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
@@ -33,6 +31,8 @@ import (
 	"k8s.io/kubectl/pkg/util/podutils"
 
 	"github.com/berth-io/berth/reconciler/controllers/replicaset/ownership"
+
+	"github.com/berth-io/berth/reconciler/worker"
 )
 
 // DefaultBurstReplicas is how many pods one sync creates or deletes at
@@ -114,42 +114,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 // Run waits for the informers' caches, then syncs ReplicaSets with workers
 // goroutines until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) {
-	defer c.queue.ShutDown()
-	c.log.Info("starting")
-	defer c.log.Info("stopped")
-	if !cache.WaitForNamedCacheSyncWithContext(ctx, c.synced...) {
-		return
-	}
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		// A conflict only means the cache was behind: routine.
-		level := slog.LevelInfo
-		if apierrors.IsConflict(err) {
-			level = slog.LevelDebug
-		}
-		c.log.Log(ctx, level, "sync failed; retrying", "replicaset", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	worker.Run(ctx, c.queue, workers, c.log, "replicaset", c.sync, c.synced...)
 }
 
 func (c *Controller) enqueue(obj any) {
