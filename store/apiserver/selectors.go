@@ -15,7 +15,9 @@ import (
 )
 
 // attrsFor returns what selectors of kind k match on: labels, and the
-// fields metadata.name, metadata.namespace plus the kind's own.
+// fields metadata.name, metadata.namespace plus the kind's own. Empty
+// fields are left out (a selector reads a missing field as empty), which
+// keeps the watch cache small: most of a pod's selectable fields are empty.
 func attrsFor(k *registry.Kind) watchcache.AttrFunc {
 	return func(obj runtime.Object) (labels.Set, fields.Set) {
 		a, err := meta.Accessor(obj)
@@ -28,7 +30,9 @@ func attrsFor(k *registry.Kind) watchcache.AttrFunc {
 		}
 		if k.Fields != nil {
 			for key, v := range k.Fields(obj) {
-				f[key] = v
+				if v != "" {
+					f[key] = v
+				}
 			}
 		}
 		return labels.Set(a.GetLabels()), f

@@ -219,3 +219,19 @@ func TestObjectsFromTheCacheAreTheCallersOwn(t *testing.T) {
 		t.Fatalf("cached object carries resourceVersion %q, want 11", rv)
 	}
 }
+
+func TestFieldSelectorsMatchMissingFieldsAsEmpty(t *testing.T) {
+	r := newResource(prefix, func(obj runtime.Object) (labels.Set, fields.Set) {
+		return nil, fields.Set{"metadata.name": obj.(*corev1.ConfigMap).Name}
+	}, codec.Decode)
+	r.fill(nil, 10, 0)
+	key, obj := cm("ns", "a", 11, nil)
+	store(t, r, key, obj, 11)
+	unset := fields.OneTermEqualSelector("spec.nodeName", "")
+	if objs, _ := r.List(Filter{Field: unset}); len(objs) != 1 {
+		t.Fatalf("a field left out of the cache must match an empty value, got %d objects", len(objs))
+	}
+	if objs, _ := r.List(Filter{Field: fields.OneTermEqualSelector("spec.nodeName", "n1")}); len(objs) != 0 {
+		t.Fatal("a missing field must not match a non-empty value")
+	}
+}
