@@ -93,7 +93,7 @@ Progress goes to stderr, the results to stdout. The run takes a few minutes.`,
 	f.IntSliceVar(&serverPIDs, "server-pid", nil, "with --kubeconfig: process ids whose memory and CPU time are the server's (e.g. kube-apiserver and etcd)")
 	f.IntVar(&s.Pods, "pods", 10000, "pods stored before the update, get and memory figures")
 	f.IntSliceVar(&s.Clients, "clients", []int{1, 10, 50}, "concurrent clients of the create, update and get scenarios")
-	f.IntVar(&s.Watchers, "watchers", 1000, "watches on one namespace during the fan-out scenario")
+	f.IntVar(&s.Watchers, "watchers", 1000, "watches on one namespace during the fan-out scenario (0: no fan-out scenario)")
 	f.IntVar(&s.WatchWrites, "watch-writes", 100, "pods created in the watched namespace")
 	f.DurationVar(&s.Duration, "duration", 10*time.Second, "how long each create, update and get scenario runs")
 	f.StringVarP(&output, "output", "o", "table", "output format: table or json")

@@ -32,11 +32,12 @@ type Settings struct {
 	Clients []int
 	// Duration is how long each create, update and get scenario runs.
 	Duration time.Duration
-	// Watchers watch one namespace while WatchWrites pods are created in it.
+	// Watchers watch one namespace while WatchWrites pods are created in
+	// it; zero skips the watch scenario.
 	Watchers    int
 	WatchWrites int
-	// Cleanup deletes the benchmark's namespaces at the end (for a server
-	// that outlives the run).
+	// Cleanup deletes the benchmark's namespaces at the end, also of an
+	// interrupted run (for a server that outlives the run).
 	Cleanup bool
 }
 
@@ -123,8 +124,8 @@ func Run(ctx context.Context, target Target, s Settings, progress func(format st
 	if progress == nil {
 		progress = func(string, ...any) {}
 	}
-	if s.Pods < 1 || len(s.Clients) == 0 || slices.Min(s.Clients) < 1 || s.Duration <= 0 {
-		return nil, fmt.Errorf("settings need pods >= 1, clients >= 1 and a positive duration, got %d pods, clients %v, %s", s.Pods, s.Clients, s.Duration)
+	if err := s.check(); err != nil {
+		return nil, err
 	}
 	start := time.Now()
 	r := &run{ctx: ctx, target: target, s: s, progress: progress,
@@ -142,10 +143,13 @@ func Run(ctx context.Context, target Target, s Settings, progress func(format st
 			return nil, err
 		}
 	}
+	if s.Cleanup {
+		defer r.cleanup()
+	}
 	steps := []func() error{
 		func() error { return r.memory("idle") },
 		r.fill,
-		func() error { return r.memory(fmt.Sprintf("with %d pods", s.Pods)) },
+		func() error { return r.memory(fmt.Sprintf("with %d pods", r.stored)) },
 		r.watch,
 		func() error { return r.loads(ScenarioCreate, r.create) },
 		func() error { return r.loads(ScenarioUpdate, r.update) },
@@ -161,10 +165,24 @@ func Run(ctx context.Context, target Target, s Settings, progress func(format st
 			return r.report, err
 		}
 	}
-	if s.Cleanup {
-		r.cleanup()
-	}
 	return r.report, nil
+}
+
+// check rejects settings that would measure nothing.
+func (s Settings) check() error {
+	switch {
+	case s.Pods < 1:
+		return fmt.Errorf("pods: want at least 1, got %d", s.Pods)
+	case len(s.Clients) == 0 || slices.Min(s.Clients) < 1:
+		return fmt.Errorf("clients: want one or more counts of at least 1, got %v", s.Clients)
+	case s.Duration <= 0:
+		return fmt.Errorf("duration: want a positive duration, got %s", s.Duration)
+	case s.Watchers < 0:
+		return fmt.Errorf("watchers: want 0 (no watch scenario) or more, got %d", s.Watchers)
+	case s.Watchers > 0 && s.WatchWrites < 1:
+		return fmt.Errorf("watch writes: want at least 1 with %d watchers, got %d", s.Watchers, s.WatchWrites)
+	}
+	return nil
 }
 
 // run is the state one Run shares between its steps.
@@ -290,6 +308,9 @@ func (r *run) get(cs []kubernetes.Interface, clients int) Op {
 }
 
 func (r *run) watch() error {
+	if r.s.Watchers == 0 {
+		return nil
+	}
 	res, err := Fanout{
 		Config:                ClientConfig(r.target.Config),
 		Namespace:             r.watchNS,
@@ -351,10 +372,13 @@ func (r *run) record(scenario string, res LoadResult, serverCPU time.Duration) {
 		Millis(res.Latency.P50), Millis(res.Latency.P99), errs)
 }
 
-// cleanup deletes the benchmark's namespaces, best effort.
+// cleanup deletes the benchmark's namespaces, best effort, even after
+// the run was interrupted.
 func (r *run) cleanup() {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 30*time.Second)
+	defer cancel()
 	for _, ns := range []string{r.fillNS, r.createNS, r.watchNS} {
-		if err := r.admin.CoreV1().Namespaces().Delete(r.ctx, ns, metav1.DeleteOptions{}); err != nil {
+		if err := r.admin.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
 			r.progress("deleting namespace %s: %v", ns, err)
 		}
 	}

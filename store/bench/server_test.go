@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,17 +84,49 @@ func TestRunMeasuresEveryScenarioAgainstBerth(t *testing.T) {
 	if lines == 0 {
 		t.Error("no progress reported")
 	}
+
+	// Without watchers and with cleanup, on the same server.
+	s = Settings{Pods: 3, Clients: []int{1}, Duration: 50 * time.Millisecond, Cleanup: true}
+	r, err = Run(context.Background(), Target{Config: config}, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Watch != nil {
+		t.Errorf("a watch scenario ran without watchers: %+v", r.Watch)
+	}
+	client := oneClient(t, config)
+	namespaces, err := client.CoreV1().Namespaces().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, ns := range namespaces.Items {
+		if strings.HasPrefix(ns.Name, "bench-") && ns.DeletionTimestamp == nil {
+			left = append(left, ns.Name)
+		}
+	}
+	// The first run had no cleanup: its three namespaces stay.
+	if len(left) != 3 {
+		t.Errorf("namespaces left after a run with cleanup and one without: %v, want the first run's 3", left)
+	}
 }
 
 func TestRunRejectsSettingsThatMeasureNothing(t *testing.T) {
-	for _, s := range []Settings{
-		{Pods: 0, Clients: []int{1}, Duration: time.Second},
-		{Pods: 1, Clients: nil, Duration: time.Second},
-		{Pods: 1, Clients: []int{1, 0}, Duration: time.Second},
-		{Pods: 1, Clients: []int{1}, Duration: 0},
-	} {
-		if _, err := Run(context.Background(), Target{}, s, nil); err == nil {
-			t.Errorf("settings %+v accepted", s)
+	tests := []struct {
+		s       Settings
+		wantErr string
+	}{
+		{Settings{Pods: 0, Clients: []int{1}, Duration: time.Second}, "pods"},
+		{Settings{Pods: 1, Clients: nil, Duration: time.Second}, "clients"},
+		{Settings{Pods: 1, Clients: []int{1, 0}, Duration: time.Second}, "clients"},
+		{Settings{Pods: 1, Clients: []int{1}, Duration: 0}, "duration"},
+		{Settings{Pods: 1, Clients: []int{1}, Duration: time.Second, Watchers: -1}, "watchers"},
+		{Settings{Pods: 1, Clients: []int{1}, Duration: time.Second, Watchers: 10, WatchWrites: 0}, "watch writes"},
+	}
+	for _, tt := range tests {
+		_, err := Run(context.Background(), Target{}, tt.s, nil)
+		if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr+":") {
+			t.Errorf("settings %+v: got %v, want an error about %s", tt.s, err, tt.wantErr)
 		}
 	}
 }
