@@ -123,20 +123,16 @@ func (f Fanout) Run(ctx context.Context) (FanoutResult, error) {
 			}
 		})
 	}
+	// stop ends the watches and waits for their readers; after it,
+	// received is no longer written.
+	stop := func() { cancel(); readers.Wait() }
+	defer stop()
 
 	if _, err := writer.Create(ctx, Pod(f.Namespace, writeName(0), 0), metav1.CreateOptions{}); err != nil {
 		return FanoutResult{}, fmt.Errorf("creating the first watched pod: %w", err)
 	}
-	deadline := time.NewTimer(f.wait())
-	defer deadline.Stop()
-	for w := range synced {
-		select {
-		case <-synced[w]:
-		case <-ctx.Done():
-			return FanoutResult{}, ctx.Err()
-		case <-deadline.C:
-			return FanoutResult{}, fmt.Errorf("watcher %d did not see the first write within %s", w, f.wait())
-		}
+	if err := waitAll(ctx, synced, f.wait()); err != nil {
+		return FanoutResult{}, fmt.Errorf("waiting for every watcher to see the first write: %w", err)
 	}
 	progress("all %d watches live; sending %d writes", f.Watchers, f.Writes)
 
@@ -157,8 +153,7 @@ func (f Fanout) Run(ctx context.Context) (FanoutResult, error) {
 	}
 	serverCPU, clientCPU := f.serverCPU()-serverBefore, selfCPU()-clientBefore
 	elapsed := time.Since(sent[1])
-	cancel()
-	readers.Wait()
+	stop()
 
 	late := make([][]time.Time, len(received))
 	for w := range received {
@@ -194,6 +189,36 @@ func (f Fanout) wait() time.Duration {
 }
 
 func writeName(i int) string { return "watched-" + strconv.Itoa(i) }
+
+// waitAll waits until every channel is closed, ctx ends or timeout
+// passes.
+func waitAll(ctx context.Context, chans []chan struct{}, timeout time.Duration) error {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for _, ch := range chans {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return fmt.Errorf("%d of %d not done within %s", stillOpen(chans), len(chans), timeout)
+		}
+	}
+	return nil
+}
+
+// stillOpen counts the channels not closed yet.
+func stillOpen(chans []chan struct{}) int {
+	n := 0
+	for _, ch := range chans {
+		select {
+		case <-ch:
+		default:
+			n++
+		}
+	}
+	return n
+}
 
 // openWatches starts n watches from resourceVersion rv, perConn on each
 // client, a few at a time.

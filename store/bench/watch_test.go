@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -44,5 +46,28 @@ func TestDeliveriesMeasureFromSendToReceipt(t *testing.T) {
 				t.Errorf("got %d watchers, %d writes, %d expected", got.Watchers, got.Writes, got.Expected)
 			}
 		})
+	}
+}
+
+func TestWaitAllSaysHowManyAreLate(t *testing.T) {
+	chans := make([]chan struct{}, 4)
+	for i := range chans {
+		chans[i] = make(chan struct{})
+	}
+	close(chans[0])
+	close(chans[3])
+	err := waitAll(context.Background(), chans, 20*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "2 of 4 not done") {
+		t.Fatalf("got %v, want 2 of 4 late", err)
+	}
+	close(chans[1])
+	close(chans[2])
+	if err := waitAll(context.Background(), chans, time.Millisecond); err != nil {
+		t.Fatalf("all closed: got %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := waitAll(ctx, []chan struct{}{make(chan struct{})}, time.Hour); err != context.Canceled {
+		t.Fatalf("cancelled: got %v", err)
 	}
 }
