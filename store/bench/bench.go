@@ -338,24 +338,25 @@ const watchersPerConnection = 100
 // measure runs l and returns its result with the server's CPU time over
 // it, zero when the target cannot tell.
 func (r *run) measure(l Load) (LoadResult, time.Duration) {
-	cpu := func() time.Duration {
-		if r.target.CPU == nil {
-			return 0
-		}
-		d, err := r.target.CPU()
-		if err != nil {
-			r.progress("reading the server's CPU time: %v", err)
-			return 0
-		}
-		return d
-	}
-	before := cpu()
+	before := readCPU(r.target.CPU)
 	res := l.Run(r.ctx)
-	after := cpu()
+	after := readCPU(r.target.CPU)
 	if before == 0 || after == 0 {
 		return res, 0
 	}
 	return res, after - before
+}
+
+// readCPU calls read, if any; zero means the CPU time is unknown.
+func readCPU(read func() (time.Duration, error)) time.Duration {
+	if read == nil {
+		return 0
+	}
+	d, err := read()
+	if err != nil {
+		return 0
+	}
+	return d
 }
 
 func (r *run) record(scenario string, res LoadResult, serverCPU time.Duration) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -54,7 +55,9 @@ func TestRunMeasuresEveryScenarioAgainstBerth(t *testing.T) {
 	config := startServer(t)
 	s := Settings{Pods: 20, Clients: []int{1, 3}, Duration: 200 * time.Millisecond, Watchers: 7, WatchWrites: 5}
 	var lines int
-	r, err := Run(context.Background(), Target{Config: config, Description: "in-process berth"}, s, func(string, ...any) { lines++ })
+	// The server runs in this process, so this process's CPU time is (also) the server's.
+	cpu := func() (time.Duration, error) { return ProcessCPU(os.Getpid()) }
+	r, err := Run(context.Background(), Target{Config: config, Description: "in-process berth", CPU: cpu}, s, func(string, ...any) { lines++ })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,6 +73,11 @@ func TestRunMeasuresEveryScenarioAgainstBerth(t *testing.T) {
 		if got.Scenario != w.scenario || got.Clients != w.clients || got.Ops == 0 || got.Errors != 0 || got.Latency.P50 <= 0 {
 			t.Errorf("row %d: got %s at %d clients, %d ops, %d errors (%s), p50 %s; want %s at %d clients without errors",
 				i, got.Scenario, got.Clients, got.Ops, got.Errors, got.FirstError, got.Latency.P50, w.scenario, w.clients)
+		}
+	}
+	for _, row := range r.Throughput[1:] {
+		if row.ServerCPUPerOpMs <= 0 {
+			t.Errorf("%s at %d clients: no server CPU time per call", row.Scenario, row.Clients)
 		}
 	}
 	if r.Throughput[0].Ops != s.Pods {

@@ -136,7 +136,7 @@ func (f Fanout) Run(ctx context.Context) (FanoutResult, error) {
 	}
 	progress("all %d watches live; sending %d writes", f.Watchers, f.Writes)
 
-	serverBefore, clientBefore := f.serverCPU(), selfCPU()
+	serverBefore, clientBefore := readCPU(f.ServerCPU), selfCPU()
 	sent := make([]time.Time, f.Writes+1)
 	for i := 1; i <= f.Writes; i++ {
 		sent[i] = time.Now()
@@ -151,7 +151,7 @@ func (f Fanout) Run(ctx context.Context) (FanoutResult, error) {
 	case <-time.After(f.wait()):
 		progress("not every event arrived within %s of the last write", f.wait())
 	}
-	serverCPU, clientCPU := f.serverCPU()-serverBefore, selfCPU()-clientBefore
+	serverAfter, clientCPU := readCPU(f.ServerCPU), selfCPU()-clientBefore
 	elapsed := time.Since(sent[1])
 	stop()
 
@@ -163,22 +163,10 @@ func (f Fanout) Run(ctx context.Context) (FanoutResult, error) {
 	res.Closed = int(closedEarly.Load())
 	res.Seconds = elapsed.Seconds()
 	res.ClientCPUMs = millis(clientCPU)
-	if serverBefore > 0 {
-		res.ServerCPUMs = millis(serverCPU)
+	if serverBefore > 0 && serverAfter > 0 {
+		res.ServerCPUMs = millis(serverAfter - serverBefore)
 	}
 	return res, nil
-}
-
-// serverCPU reads the server's CPU time, zero when unknown.
-func (f Fanout) serverCPU() time.Duration {
-	if f.ServerCPU == nil {
-		return 0
-	}
-	d, err := f.ServerCPU()
-	if err != nil {
-		return 0
-	}
-	return d
 }
 
 func (f Fanout) wait() time.Duration {
