@@ -157,6 +157,13 @@ func (es *eventStream) encoded(ev *watchcache.Event) ([]byte, error) {
 			return b.([]byte), nil
 		}
 	}
+	ev.Encoding.Lock()
+	defer ev.Encoding.Unlock()
+	if es.cacheAs != "" && ev.Type != watch.Bookmark {
+		if b, ok := ev.Cache.Load(es.cacheAs); ok {
+			return b.([]byte), nil
+		}
+	}
 	obj := ev.Object
 	switch {
 	case ev.Type == watch.Bookmark:

@@ -51,7 +51,11 @@ type Event struct {
 	Rev    int64
 	// InitialEnd marks the bookmark that ends a watch's initial events.
 	InitialEnd bool
-	Cache      sync.Map // media type → encoded frame
+	// Encoding serializes the encoders of a shared event: encoding writes
+	// into the object (a Quantity caches its string form), so watchers take
+	// turns, and the first one's frame is kept in Cache for the others.
+	Encoding sync.Mutex
+	Cache    sync.Map // media type → encoded frame
 }
 
 // entry is one cached object in its stored (protobuf) form, about a third
