@@ -23,23 +23,25 @@ func TestWatchResumesFromResourceVersionAndExpiresAfterCompaction(t *testing.T) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	var revs []string
 	for i := 0; i < 3; i++ {
 		first.Data = map[string]string{"n": strconv.Itoa(i)}
 		if first, err = cms.Update(ctx, first, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		revs = append(revs, first.ResourceVersion)
 	}
-	created, _ := strconv.ParseInt(first.ResourceVersion, 10, 64)
+	created, _ := strconv.ParseInt(revs[0], 10, 64)
 
-	w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: strconv.FormatInt(created-2, 10)})
+	w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: revs[0]})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 2; i++ {
 		ev := next(t, w)
-		cm := ev.Object.(*corev1.ConfigMap)
-		if ev.Type != watch.Modified || cm.Data["n"] != strconv.Itoa(i) {
-			t.Fatalf("event %d: %s %v", i, ev.Type, cm.Data)
+		cm, ok := ev.Object.(*corev1.ConfigMap)
+		if !ok || ev.Type != watch.Modified || cm.Data["n"] != strconv.Itoa(i) || cm.ResourceVersion != revs[i] {
+			t.Fatalf("event %d after resourceVersion %s (updates at %v): %s %+v", i, revs[0], revs, ev.Type, ev.Object)
 		}
 	}
 	if _, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "b"}}, metav1.CreateOptions{}); err != nil {
@@ -58,7 +60,7 @@ func TestWatchResumesFromResourceVersionAndExpiresAfterCompaction(t *testing.T) 
 		t.Fatal(err)
 	}
 	waitFor(t, "the watch cache to learn of the compaction", func() bool {
-		w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: strconv.FormatInt(created-2, 10)})
+		w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: strconv.FormatInt(created, 10)})
 		if err != nil {
 			return false
 		}
@@ -67,7 +69,7 @@ func TestWatchResumesFromResourceVersionAndExpiresAfterCompaction(t *testing.T) 
 		status, ok := ev.Object.(*metav1.Status)
 		return ev.Type == watch.Error && ok && status.Code == http.StatusGone && status.Reason == metav1.StatusReasonExpired
 	})
-	if _, err := cms.List(ctx, metav1.ListOptions{ResourceVersion: strconv.FormatInt(created-2, 10), ResourceVersionMatch: metav1.ResourceVersionMatchExact}); !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
+	if _, err := cms.List(ctx, metav1.ListOptions{ResourceVersion: strconv.FormatInt(created, 10), ResourceVersionMatch: metav1.ResourceVersionMatchExact}); !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
 		t.Fatalf("exact list at a compacted revision: want 410, got %v", err)
 	}
 }
