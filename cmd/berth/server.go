@@ -1,12 +1,16 @@
 package main
 
 import (
+	"fmt"
+	"runtime/debug"
+
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/berth-io/berth/store/server"
 )
@@ -17,6 +21,7 @@ func newServerCommand() *cobra.Command {
 		verbose  bool
 		disabled []string
 		settings controllerSettings
+		memLimit string
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -27,6 +32,13 @@ func newServerCommand() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Log = commandLogger(verbose)
+			if memLimit != "" {
+				q, err := resource.ParseQuantity(memLimit)
+				if err != nil || q.Value() <= 0 {
+					return usageError{fmt.Errorf("--memory-limit %q: want a size such as 512Mi", memLimit)}
+				}
+				debug.SetMemoryLimit(q.Value())
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			start := time.Now()
@@ -69,8 +81,9 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&opts.NodePortRange, "service-node-port-range", "30000-32767", "range Service NodePorts are allocated from")
 	f.IntVar(&opts.MaxInFlight, "max-requests-inflight", 1000, "requests served at once before answering 429 (watches excluded)")
 	f.DurationVar(&opts.CompactInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd history is compacted")
-	f.StringSliceVar(&disabled, "disable", nil, "in-process components not to run: controllers, scheduler (run them with `berth controllers` / `berth scheduler` instead)")
+	f.StringSliceVar(&disabled, "disable", nil, "in-process components not to run: controllers, scheduler (run them apart with berth controllers / berth scheduler)")
 	settings.addFlags(f)
+	f.StringVar(&memLimit, "memory-limit", "", "soft limit for the Go heap (e.g. 512Mi): the collector works harder near it instead of letting the heap double (same as GOMEMLIMIT)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	return cmd
 }
