@@ -28,7 +28,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
-	"github.com/berth-io/berth/reconciler/controllers/replicaset/ownership"
+	"github.com/berth-io/berth/reconciler/controllers/ownership"
 
 	"github.com/berth-io/berth/reconciler/worker"
 )

@@ -29,7 +29,7 @@ import (
 
 	"github.com/berth-io/berth/reconciler/controllers/deployment"
 	"github.com/berth-io/berth/reconciler/controllers/replicaset"
-	"github.com/berth-io/berth/reconciler/controllers/replicaset/fakekubelet"
+	"github.com/berth-io/berth/reconciler/controllers/fakekubelet"
 	"github.com/berth-io/berth/store/server"
 	"github.com/berth-io/berth/store/servertest"
 )

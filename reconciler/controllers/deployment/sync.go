@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
 
-	"github.com/berth-io/berth/reconciler/controllers/replicaset/ownership"
+	"github.com/berth-io/berth/reconciler/controllers/ownership"
 )
 
 // sync moves the Deployment at key one step towards its spec and writes

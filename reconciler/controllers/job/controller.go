@@ -35,7 +35,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
-	"github.com/berth-io/berth/reconciler/controllers/replicaset/ownership"
+	"github.com/berth-io/berth/reconciler/controllers/ownership"
 )
 
 // Options tune the controller; the zero value is Kubernetes' default.

@@ -30,7 +30,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/kubectl/pkg/util/podutils"
 
-	"github.com/berth-io/berth/reconciler/controllers/replicaset/ownership"
+	"github.com/berth-io/berth/reconciler/controllers/ownership"
 
 	"github.com/berth-io/berth/reconciler/worker"
 )

@@ -14,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
 
-	"github.com/berth-io/berth/reconciler/controllers/replicaset/ownership"
+	"github.com/berth-io/berth/reconciler/controllers/ownership"
 )
 
 // sync brings the ReplicaSet at key to its desired pod count and writes its
