@@ -5,6 +5,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 
@@ -16,6 +17,14 @@ import (
 // SyncFunc brings the object behind key to its desired state. It must be
 // idempotent: an error retries the key later with back-off.
 type SyncFunc[T comparable] func(ctx context.Context, key T) error
+
+// Waiting is implemented by errors that only mean "not done yet" (a
+// namespace still holding objects): the key is retried as for any error,
+// but the log says so at debug level.
+type Waiting interface {
+	error
+	Waiting() bool
+}
 
 // Run waits until synced report true, then runs workers goroutines that
 // each take keys from queue and sync them, until ctx ends; it shuts the
@@ -50,7 +59,8 @@ func processNext[T comparable](ctx context.Context, queue workqueue.TypedRateLim
 	if err := syncKey(ctx, key); err != nil {
 		// A conflict only means the cache was behind: routine.
 		level := slog.LevelInfo
-		if apierrors.IsConflict(err) {
+		var waiting Waiting
+		if apierrors.IsConflict(err) || (errors.As(err, &waiting) && waiting.Waiting()) {
 			level = slog.LevelDebug
 		}
 		log.Log(ctx, level, "sync failed; retrying", what, key, "err", err)

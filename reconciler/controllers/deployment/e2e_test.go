@@ -28,8 +28,8 @@ import (
 	"k8s.io/kubectl/pkg/util/podutils"
 
 	"github.com/berth-io/berth/reconciler/controllers/deployment"
-	"github.com/berth-io/berth/reconciler/controllers/replicaset"
 	"github.com/berth-io/berth/reconciler/controllers/fakekubelet"
+	"github.com/berth-io/berth/reconciler/controllers/replicaset"
 	"github.com/berth-io/berth/store/server"
 	"github.com/berth-io/berth/store/servertest"
 )

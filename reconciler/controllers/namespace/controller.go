@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,6 +25,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/berth-io/berth/reconciler/worker"
 )
 
 // Options tune the controller; the zero value is the default.
@@ -101,43 +102,7 @@ func New(client kubernetes.Interface, meta metadata.Interface, factory informers
 // Run waits for the informer's cache, then empties terminating namespaces
 // with workers goroutines until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) {
-	defer c.queue.ShutDown()
-	c.log.Info("starting")
-	defer c.log.Info("stopped")
-	if !cache.WaitForNamedCacheSyncWithContext(ctx, c.synced) {
-		return
-	}
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	err := c.sync(ctx, key)
-	var left errContentRemaining
-	switch {
-	case err == nil:
-		c.queue.Forget(key)
-	case errors.As(err, &left):
-		c.log.Debug("content remains; checking again", "namespace", key, "remaining", err)
-		c.queue.AddRateLimited(key)
-	default:
-		c.log.Info("sync failed; retrying", "namespace", key, "err", err)
-		c.queue.AddRateLimited(key)
-	}
-	return true
+	worker.Run(ctx, c.queue, workers, c.log, "namespace", c.sync, c.synced)
 }
 
 func (c *Controller) enqueue(obj any) {

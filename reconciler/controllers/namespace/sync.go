@@ -17,6 +17,9 @@ type errContentRemaining struct{ summary string }
 
 func (e errContentRemaining) Error() string { return e.summary }
 
+// Waiting marks the error as routine for the worker's log.
+func (e errContentRemaining) Waiting() bool { return true }
+
 // sync empties the terminating namespace name and finalizes it once
 // nothing is left. It may run any number of times.
 func (c *Controller) sync(ctx context.Context, name string) error {
