@@ -36,6 +36,8 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/berth-io/berth/reconciler/controllers/ownership"
+
+	"github.com/berth-io/berth/reconciler/worker"
 )
 
 // Options tune the controller; the zero value is Kubernetes' default.
@@ -124,45 +126,12 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 // Run waits for the informers' caches, then syncs jobs with workers
 // goroutines (and releases orphaned pods with one more) until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) {
-	defer c.queue.ShutDown()
-	defer c.orphans.ShutDown()
-	c.log.Info("starting")
-	defer c.log.Info("stopped")
-	if !cache.WaitForNamedCacheSyncWithContext(ctx, c.synced...) {
-		return
-	}
 	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for process(ctx, c.queue, c.sync, c.log, "job") {
-			}
-		})
-	}
 	wg.Go(func() {
-		for process(ctx, c.orphans, c.syncOrphan, c.log, "pod") {
-		}
+		worker.Run(ctx, c.orphans, 1, c.log.With("queue", "orphans"), "pod", c.syncOrphan, c.synced...)
 	})
-	<-ctx.Done()
-	c.queue.ShutDown()
-	c.orphans.ShutDown()
+	worker.Run(ctx, c.queue, workers, c.log, "job", c.sync, c.synced...)
 	wg.Wait()
-}
-
-// process runs sync on the next key of queue, re-queueing it with back-off
-// on failure. It reports false once the queue shuts down.
-func process(ctx context.Context, queue workqueue.TypedRateLimitingInterface[string], sync func(context.Context, string) error, log *slog.Logger, what string) bool {
-	key, quit := queue.Get()
-	if quit {
-		return false
-	}
-	defer queue.Done(key)
-	if err := sync(ctx, key); err != nil {
-		log.Info("sync failed; retrying", what, key, "err", err)
-		queue.AddRateLimited(key)
-		return true
-	}
-	queue.Forget(key)
-	return true
 }
 
 func (c *Controller) enqueue(obj any) {
