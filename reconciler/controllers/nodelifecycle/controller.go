@@ -40,6 +40,8 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/berth-io/berth/reconciler/controllers/nodelifecycle/cidrset"
+
+	"github.com/berth-io/berth/reconciler/worker"
 )
 
 // Defaults, as kube-controller-manager's.
@@ -200,40 +202,12 @@ func indexByNode(obj any) ([]string, error) {
 // the pod CIDRs the nodes already have are all taken), then works on nodes
 // and pods, workers goroutines each, until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) {
-	defer c.nodeQueue.ShutDown()
-	defer c.podQueue.ShutDown()
-	c.log.Info("starting")
-	defer c.log.Info("stopped")
-	if !cache.WaitForNamedCacheSyncWithContext(ctx, c.synced...) {
-		return
-	}
 	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() { work(ctx, c.nodeQueue, c.syncNode, c.log.With("queue", "nodes")) })
-		wg.Go(func() { work(ctx, c.podQueue, c.syncPod, c.log.With("queue", "pods")) })
-	}
-	<-ctx.Done()
-	c.nodeQueue.ShutDown()
-	c.podQueue.ShutDown()
+	wg.Go(func() {
+		worker.Run(ctx, c.podQueue, workers, c.log.With("queue", "pods"), "pod", c.syncPod, c.synced...)
+	})
+	worker.Run(ctx, c.nodeQueue, workers, c.log.With("queue", "nodes"), "node", c.syncNode, c.synced...)
 	wg.Wait()
-}
-
-// work syncs keys from queue until it shuts down, retrying failures with
-// back-off.
-func work(ctx context.Context, queue workqueue.TypedRateLimitingInterface[string], sync func(context.Context, string) error, log *slog.Logger) {
-	for {
-		key, quit := queue.Get()
-		if quit {
-			return
-		}
-		if err := sync(ctx, key); err != nil {
-			log.Info("sync failed; retrying", "key", key, "err", err)
-			queue.AddRateLimited(key)
-		} else {
-			queue.Forget(key)
-		}
-		queue.Done(key)
-	}
 }
 
 // nodeChanged takes the node's pod CIDRs, queues it, and queues its pods
