@@ -57,10 +57,11 @@ func processNext[T comparable](ctx context.Context, queue workqueue.TypedRateLim
 	}
 	defer queue.Done(key)
 	if err := syncKey(ctx, key); err != nil {
-		// A conflict only means the cache was behind: routine.
+		// A conflict only means the cache was behind, and errors while
+		// shutting down are expected: routine.
 		level := slog.LevelInfo
 		var waiting Waiting
-		if apierrors.IsConflict(err) || (errors.As(err, &waiting) && waiting.Waiting()) {
+		if apierrors.IsConflict(err) || (errors.As(err, &waiting) && waiting.Waiting()) || ctx.Err() != nil {
 			level = slog.LevelDebug
 		}
 		log.Log(ctx, level, "sync failed; retrying", what, key, "err", err)

@@ -20,7 +20,6 @@ package garbagecollector
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -39,6 +38,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/berth-io/berth/reconciler/worker"
 )
 
 // ignoredResources are never collected: events, as in kube-controller-manager
@@ -108,8 +109,6 @@ func New(client kubernetes.Interface, metadataClient metadata.Interface, factory
 // goroutines until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer c.queue.ShutDown()
-	c.log.Info("starting")
-	defer c.log.Info("stopped")
 	resources, err := c.discover(ctx)
 	if err != nil {
 		return
@@ -127,19 +126,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 		synced = append(synced, reg.HasSynced)
 	}
 	c.factory.Start(ctx.Done())
-	if !cache.WaitForNamedCacheSyncWithContext(ctx, synced...) {
-		return
-	}
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	worker.Run(ctx, c.queue, workers, c.log, "uid", c.sync, synced...)
 }
 
 // discover asks the API server for its resources until it answers or ctx
@@ -246,23 +233,6 @@ func (c *Controller) enqueue(uids []types.UID) {
 	for _, uid := range uids {
 		c.queue.Add(uid)
 	}
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	uid, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(uid)
-	if err := c.sync(ctx, uid); err != nil {
-		if !errors.Is(err, context.Canceled) {
-			c.log.Info("sync failed; retrying", "uid", uid, "err", err)
-		}
-		c.queue.AddRateLimited(uid)
-		return true
-	}
-	c.queue.Forget(uid)
-	return true
 }
 
 // describe names an object for logs and errors.
