@@ -20,11 +20,10 @@ import (
 // fake is a controller that reads ConfigMaps and, once running, records an
 // event on the ConfigMap "target" in "default".
 type fake struct {
-	ctx      Context
-	synced   cache.InformerSynced
-	running  *atomic.Int32
-	reports  chan<- report
-	lingerOn time.Duration
+	ctx     Context
+	synced  cache.InformerSynced
+	running *atomic.Int32
+	reports chan<- report
 }
 
 type report struct {

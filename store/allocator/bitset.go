@@ -7,9 +7,8 @@ type bitset []uint64
 
 func newBitset(size int) bitset { return make(bitset, (size+63)/64) }
 
-func (b bitset) has(i int) bool { return b[i/64]&(1<<(i%64)) != 0 }
-func (b bitset) set(i int)      { b[i/64] |= 1 << (i % 64) }
-func (b bitset) clear(i int)    { b[i/64] &^= 1 << (i % 64) }
+func (b bitset) set(i int)   { b[i/64] |= 1 << (i % 64) }
+func (b bitset) clear(i int) { b[i/64] &^= 1 << (i % 64) }
 
 // firstClear returns the lowest offset in [lo, hi) that is not taken.
 func (b bitset) firstClear(lo, hi int) (int, bool) {

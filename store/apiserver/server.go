@@ -19,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/apimachinery/pkg/version"
 
 	"github.com/berth-io/berth/store/authn"
 	"github.com/berth-io/berth/store/registry"
@@ -78,7 +77,6 @@ type Config struct {
 	// PublicPaths answer without credentials (health, version).
 	PublicPaths map[string]http.Handler
 
-	Version      version.Info
 	MaxBodyBytes int64
 	MaxInFlight  int
 	Metrics      prometheus.Registerer

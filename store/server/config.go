@@ -109,7 +109,6 @@ func (s *Server) apiConfig(ctx context.Context, reg *registry.Registry, cacher *
 		PublicPaths: map[string]http.Handler{
 			"/healthz": ready, "/readyz": ready, "/livez": ok, "/version": versionHandler, "/version/": versionHandler,
 		},
-		Version:     info,
 		MaxInFlight: opts.MaxInFlight,
 		Metrics:     metrics,
 		Log:         opts.Log,
