@@ -127,7 +127,7 @@ func newIPItems(cidr *net.IPNet) (ipItems, error) {
 	}
 	prefix := netip.PrefixFrom(addr, ones).Masked()
 	hostBits := bits - ones
-	if 1<<hostBits > maxSize {
+	if hostBits >= 63 || 1<<hostBits > maxSize {
 		return ipItems{}, fmt.Errorf("service CIDR %s: too large, at most 2^20 addresses (a /12 for IPv4, a /108 for IPv6)", prefix)
 	}
 	size := 1<<hostBits - 1 // all but the network address
