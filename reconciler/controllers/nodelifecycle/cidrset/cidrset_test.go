@@ -54,7 +54,7 @@ func TestAllocateHandsOutSubnetsInOrder(t *testing.T) {
 	}
 }
 
-func TestAllocateSkipsOccupiedAndFailsWhenFull(t *testing.T) {
+func TestAllocateAvoidsOccupiedAndFailsWhenFull(t *testing.T) {
 	s, err := New(netip.MustParsePrefix("10.0.0.0/22"), 24) // four subnets
 	if err != nil {
 		t.Fatal(err)
