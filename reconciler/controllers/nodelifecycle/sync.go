@@ -63,7 +63,12 @@ func (c *Controller) assignPodCIDR(ctx context.Context, node *corev1.Node) (*cor
 		if apierrors.IsConflict(err) || apierrors.IsInvalid(err) || apierrors.IsNotFound(err) {
 			c.release(cidr)
 		}
-		return nil, fmt.Errorf("setting pod CIDR %s on node %s: %w", cidr, node.Name, err)
+		err = fmt.Errorf("setting pod CIDR %s on node %s: %w", cidr, node.Name, err)
+		if apierrors.IsInvalid(err) {
+			// The node has a CIDR our cache has not seen yet: routine.
+			return nil, staleCache{err}
+		}
+		return nil, err
 	}
 	c.log.Info("assigned pod CIDR", "node", node.Name, "podCIDR", cidr)
 	return updated, nil
@@ -229,3 +234,12 @@ func (c *Controller) evict(ctx context.Context, key string, pod *corev1.Pod, nod
 func nodeRef(name string) *corev1.ObjectReference {
 	return &corev1.ObjectReference{Kind: "Node", APIVersion: "v1", Name: name, UID: types.UID(name)}
 }
+
+// staleCache is an error caused by a cache one step behind the API server;
+// the retry will see the newer state.
+type staleCache struct{ error }
+
+// Waiting marks the error as routine for the worker's log.
+func (staleCache) Waiting() bool { return true }
+
+func (e staleCache) Unwrap() error { return e.error }
