@@ -9,8 +9,8 @@ PKG      := ./...
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## build bin/berth
-	$(GO) build -o $(BIN) ./cmd/berth
+build: ## build bin/berth (static: the agent builds its pause image from this binary)
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/berth
 
 test: deps ## the whole suite: unit, end-to-end and fuzz seed corpora (installs missing packages first)
 	$(GO) vet $(PKG)

@@ -21,7 +21,11 @@ func newBenchCommand() *cobra.Command {
 		Short: "Measure berth's components under load",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newBenchAPICommand(), newBenchSchedulerCommand(), newBenchStartupCommand())
+	cmd.AddCommand(
+		newBenchAPICommand(),
+		newBenchSchedulerCommand(),
+		newBenchStartupCommand(),
+	)
 	return cmd
 }
 

@@ -24,7 +24,16 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand(), newKubectlCommand(), newSnapshotCommand(), newVersionCommand(), newBenchCommand(), newHollowCommand(), newControllersCommand(), newSchedulerCommand())
+	root.AddCommand(
+		newServerCommand(),
+		newKubectlCommand(),
+		newControllersCommand(),
+		newSchedulerCommand(),
+		newHollowCommand(),
+		newSnapshotCommand(),
+		newBenchCommand(),
+		newVersionCommand(),
+	)
 	return root
 }
 
