@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/berth-io/berth/agents/nodestatus"
 )
 
 // task is one periodic duty of a node; each is in the heartbeat queue
@@ -72,44 +70,12 @@ func (f *Fleet) beat(ctx context.Context, t task) {
 	f.heartbeats.AddAfter(t, next)
 }
 
-// renewLease renews the node's Lease with the last copy written; without
-// one (at start, or when it was stale) it creates the Lease or reads it.
+// renewLease renews the node's Lease.
 func (f *Fleet) renewLease(ctx context.Context, n *node) error {
-	now := time.Now()
-	leases := f.client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
-	want := leaseObject(n.name, n.uid, f.opts.LeaseDuration, now)
 	if n.lease == nil {
-		created, err := leases.Create(ctx, want, metav1.CreateOptions{})
-		if err == nil {
-			n.keepLease(created)
-			return nil
-		}
-		if !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating the lease of node %s: %w", n.name, err)
-		}
-		existing, err := leases.Get(ctx, n.name, metav1.GetOptions{})
-		if err != nil {
-			return fmt.Errorf("reading the lease of node %s: %w", n.name, err)
-		}
-		n.keepLease(existing)
+		n.lease = nodestatus.NewLease(f.client.CoordinationV1(), n.name, n.uid, f.opts.LeaseDuration)
 	}
-	n.lease.Spec.HolderIdentity = want.Spec.HolderIdentity
-	n.lease.Spec.LeaseDurationSeconds = want.Spec.LeaseDurationSeconds
-	n.lease.Spec.RenewTime = want.Spec.RenewTime
-	lease, err := leases.Update(ctx, n.lease, metav1.UpdateOptions{})
-	if err != nil {
-		n.lease = nil
-		return fmt.Errorf("renewing the lease of node %s: %w", n.name, err)
-	}
-	n.keepLease(lease)
-	return nil
-}
-
-// keepLease remembers the Lease last written for the next renewal, without
-// its managedFields (an update without them keeps the stored ones).
-func (n *node) keepLease(l *coordinationv1.Lease) {
-	l.ManagedFields = nil
-	n.lease = l
+	return n.lease.Renew(ctx, time.Now())
 }
 
 // reportStatus patches the node's conditions: Ready, no pressure.
@@ -118,13 +84,7 @@ func (f *Fleet) reportStatus(ctx context.Context, n *node) error {
 	if err != nil {
 		return fmt.Errorf("reporting the status of node %s: %w", n.name, err)
 	}
-	return f.patchStatus(ctx, n.name, corev1.NodeStatus{Conditions: nodeConditions(node.Status.Conditions, time.Now())}, false)
-}
-
-func (f *Fleet) patchStatus(ctx context.Context, name string, st corev1.NodeStatus, full bool) error {
-	_, err := f.client.CoreV1().Nodes().Patch(ctx, name, types.StrategicMergePatchType, nodeStatusPatch(st, full), metav1.PatchOptions{}, "status")
-	if err != nil {
-		return fmt.Errorf("reporting the status of node %s: %w", name, err)
-	}
-	return nil
+	st := corev1.NodeStatus{Conditions: nodestatus.Conditions(nodestatus.Health{}, node.Status.Conditions, time.Now())}
+	_, err = nodestatus.PatchStatus(ctx, f.client.CoreV1().Nodes(), n.name, st, false)
+	return err
 }

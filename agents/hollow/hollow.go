@@ -24,9 +24,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -38,6 +36,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/berth-io/berth/agents/nodestatus"
 )
 
 // Options describe a fleet. Zero values take the defaults in brackets.
@@ -103,8 +103,8 @@ type node struct {
 	index    int
 	ip       netip.Addr
 	fallback netip.Prefix
-	uid      types.UID             // set at registration
-	lease    *coordinationv1.Lease // the last one written; only the heartbeat worker of the node's lease task uses it
+	uid      types.UID         // set at registration
+	lease    *nodestatus.Lease // made at the first renewal; only the heartbeat worker of the node's lease task uses it
 
 	stopped bool
 	pool    *ipPool
@@ -260,15 +260,16 @@ func (f *Fleet) register(ctx context.Context) error {
 			if err := f.limiter.Wait(ctx); err != nil {
 				return err
 			}
-			status, err := f.createNode(ctx, n, now)
+			node, status, err := nodestatus.Create(ctx, f.client.CoreV1().Nodes(), nodeObject(n.name, n.index, f.opts, now))
 			if err != nil {
 				return err
 			}
+			n.uid = node.UID
 			if status != nil {
 				if err := f.limiter.Wait(ctx); err != nil {
 					return err
 				}
-				if err := f.patchStatus(ctx, n.name, *status, true); err != nil {
+				if _, err := nodestatus.PatchStatus(ctx, f.client.CoreV1().Nodes(), n.name, *status, true); err != nil {
 					return err
 				}
 			}
@@ -279,31 +280,6 @@ func (f *Fleet) register(ctx context.Context) error {
 		})
 	}
 	return g.Wait()
-}
-
-// createNode creates n's Node, or adopts an existing one, and returns the
-// status still to report: all of it when the Node existed or the server
-// did not keep the status sent with it; nil when there is none.
-func (f *Fleet) createNode(ctx context.Context, n *node, now time.Time) (*corev1.NodeStatus, error) {
-	want := nodeObject(n.name, n.index, f.opts, now)
-	created, err := f.client.CoreV1().Nodes().Create(ctx, want, metav1.CreateOptions{})
-	switch {
-	case err == nil:
-		n.uid = created.UID
-		if len(created.Status.Conditions) > 0 {
-			return nil, nil
-		}
-	case apierrors.IsAlreadyExists(err):
-		existing, err := f.client.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("adopting existing node %s: %w", n.name, err)
-		}
-		n.uid = existing.UID
-		want.Status.Conditions = nodeConditions(existing.Status.Conditions, now)
-	default:
-		return nil, fmt.Errorf("registering hollow node %s: %w", n.name, err)
-	}
-	return &want.Status, nil
 }
 
 // startInformers starts the fleet's node and pod informers and waits for
@@ -404,7 +380,7 @@ func trimNode(obj any) (any, error) {
 // not Ready (the node lifecycle controller marked it Unknown).
 func (f *Fleet) nodeChanged(obj any) {
 	node, ok := obj.(*corev1.Node)
-	if !ok || isReady(node) {
+	if !ok || nodestatus.IsReady(node) {
 		return
 	}
 	if n, ours := f.nodes[node.Name]; ours && !f.isStopped(n) {

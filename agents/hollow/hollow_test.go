@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/berth-io/berth/agents/nodestatus"
 	"github.com/berth-io/berth/store/server"
 	"github.com/berth-io/berth/store/servertest"
 )
@@ -74,7 +75,7 @@ func TestNodesRegisterReadyAndRenewTheirLeases(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !isReady(node) || len(node.Status.Conditions) != 4 {
+		if !nodestatus.IsReady(node) || len(node.Status.Conditions) != 4 {
 			t.Errorf("%s: conditions %+v, want Ready and three pressures", name, node.Status.Conditions)
 		}
 		alloc := node.Status.Allocatable
@@ -135,7 +136,7 @@ func TestANodeMarkedNotReadyReportsReadyAgain(t *testing.T) {
 	}
 	took := eventually(t, 5*time.Second, "Ready again", func() (bool, error) {
 		node, err := s.Admin.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-		return err == nil && isReady(node), err
+		return err == nil && nodestatus.IsReady(node), err
 	})
 	t.Logf("Ready again after %s", took.Round(time.Millisecond))
 }

@@ -7,47 +7,21 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-)
 
-func TestNodeConditionsKeepTransitionTimesWhileTheStatusHolds(t *testing.T) {
-	earlier := metav1.NewTime(t0.Add(-time.Hour))
-	current := []corev1.NodeCondition{
-		{Type: corev1.NodeReady, Status: corev1.ConditionUnknown, LastTransitionTime: earlier},
-		{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, LastTransitionTime: earlier},
-	}
-	got := nodeConditions(current, t0)
-	want := map[corev1.NodeConditionType]struct {
-		status     corev1.ConditionStatus
-		transition time.Time
-	}{
-		corev1.NodeReady:          {corev1.ConditionTrue, t0}, // Unknown → True is a transition
-		corev1.NodeMemoryPressure: {corev1.ConditionFalse, earlier.Time},
-		corev1.NodeDiskPressure:   {corev1.ConditionFalse, t0},
-		corev1.NodePIDPressure:    {corev1.ConditionFalse, t0},
-	}
-	if len(got) != len(want) {
-		t.Fatalf("%d conditions, want %d", len(got), len(want))
-	}
-	for _, c := range got {
-		w := want[c.Type]
-		if c.Status != w.status || !c.LastTransitionTime.Time.Equal(w.transition) || !c.LastHeartbeatTime.Time.Equal(t0) || c.Reason == "" {
-			t.Errorf("%s: %+v, want status %s since %v, heartbeat now", c.Type, c, w.status, w.transition)
-		}
-	}
-}
+	"github.com/berth-io/berth/agents/nodestatus"
+)
 
 func TestNodeStatusPatches(t *testing.T) {
 	st := nodeObject("hollow-3", 3, Options{Pods: 110, KubeletVersion: "v9"}, t0).Status
 	var heartbeat, full map[string]map[string]json.RawMessage
-	if err := json.Unmarshal(nodeStatusPatch(st, false), &heartbeat); err != nil {
+	if err := json.Unmarshal(nodestatus.StatusPatch(st, false), &heartbeat); err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(nodeStatusPatch(st, true), &full); err != nil {
+	if err := json.Unmarshal(nodestatus.StatusPatch(st, true), &full); err != nil {
 		t.Fatal(err)
 	}
 	if len(heartbeat) != 1 || len(heartbeat["status"]) != 1 || heartbeat["status"]["conditions"] == nil {
-		t.Errorf("heartbeat patch %s, want status.conditions only", nodeStatusPatch(st, false))
+		t.Errorf("heartbeat patch %s, want status.conditions only", nodestatus.StatusPatch(st, false))
 	}
 	for _, field := range []string{"conditions", "capacity", "allocatable", "addresses", "nodeInfo", "daemonEndpoints"} {
 		if full["status"][field] == nil {
