@@ -15,8 +15,8 @@ import (
 	"github.com/vishvananda/netns"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
 
 	"github.com/berth-io/berth/store/servertest"
 )
