@@ -8,9 +8,11 @@
 // A fleet is cheap: one pod informer and one node informer for all its
 // nodes, one queue of heartbeats and one of pods served by a few workers,
 // and a rate limiter on heartbeats; no goroutine per node. All nodes use
-// the identity of the client they are given (a kubelet would be
-// system:node:<name>); the bootstrap role system:node grants everything a
-// fleet does.
+// the identity of the client they are given. A kubelet is
+// system:node:<name>, which node authorization confines to its own Node;
+// a fleet's identity is a user in the group berth:hollow-nodes
+// (store/server.HollowNodesGroup), which the bootstrap role system:node
+// binds with the same rights, not confined to one node (or admin).
 package hollow
 
 import (

@@ -22,11 +22,11 @@ import (
 var fastLeases = Options{LeaseDuration: 2 * time.Second, LeaseRenewInterval: 300 * time.Millisecond}
 
 // startFleet runs a fleet as a node identity (subject to the system:node
-// role) until the test ends.
+// role, as a user of the hollow nodes group) until the test ends.
 func startFleet(t *testing.T, s *servertest.Server, opts Options) *Fleet {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	f, err := Start(ctx, s.ClientAs("system:node:hollow", server.NodesGroup), opts)
+	f, err := Start(ctx, s.ClientAs("berth:hollow", server.HollowNodesGroup), opts)
 	if err != nil {
 		cancel()
 		t.Fatalf("starting hollow nodes: %v", err)

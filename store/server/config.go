@@ -59,7 +59,7 @@ func (s *Server) apiConfig(ctx context.Context, reg *registry.Registry, cacher *
 			opts.Log.Error("policy file watcher stopped; policies no longer reload", "err", err)
 		}
 	}()
-	az := rbac{policies: pol}
+	az := rbac{policies: nodeAuthorizer{next: pol}}
 	doc, err := openapi.New(openapiKinds(reg))
 	if err != nil {
 		return apiserver.Config{}, fmt.Errorf("building the OpenAPI documents: %w", err)
@@ -90,7 +90,7 @@ func (s *Server) apiConfig(ctx context.Context, reg *registry.Registry, cacher *
 		Authorizer:    az,
 		Impersonate:   az.impersonation,
 		ReadOnly:      policyObjects(pol),
-		Admission:     admission.New(get, ips, ports, opts.Log),
+		Admission:     nodeRestriction{next: admission.New(get, ips, ports, opts.Log)},
 		Tokens:        tokens.issue,
 		Virtual: map[schema.GroupVersionResource]apiserver.VirtualFunc{
 			authenticationv1.SchemeGroupVersion.WithResource("tokenreviews"):             tokens.review,
