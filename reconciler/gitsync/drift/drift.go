@@ -66,6 +66,9 @@ type Changer struct {
 	Manager string `json:"manager,omitempty"`
 	// Operation is "Update" or "Apply".
 	Operation string `json:"operation,omitempty"`
+	// Subresource is the subresource written through, such as "scale"
+	// for `kubectl scale`; empty for the object itself.
+	Subresource string `json:"subresource,omitempty"`
 	// Time is when that manager last changed the object; zero when unknown.
 	Time time.Time `json:"time,omitzero"`
 }
@@ -77,6 +80,9 @@ func (c Changer) String() string {
 	}
 	if c.Operation == "" {
 		return c.Manager
+	}
+	if c.Subresource != "" {
+		return c.Manager + " (" + c.Operation + " " + c.Subresource + ")"
 	}
 	return c.Manager + " (" + c.Operation + ")"
 }
@@ -174,7 +180,7 @@ func (d *Detector) fieldSet(obj *unstructured.Unstructured) (*fieldpath.Set, err
 
 // owner is one managedFields entry, decoded.
 type owner struct {
-	manager, operation string
+	manager, operation, subresource string
 	time               time.Time
 	fields             *fieldpath.Set
 }
@@ -182,14 +188,14 @@ type owner struct {
 func decodeOwners(entries []metav1.ManagedFieldsEntry) ([]owner, error) {
 	var out []owner
 	for _, e := range entries {
-		if e.Subresource != "" || e.FieldsV1 == nil {
-			continue // status writers own no field git sets
+		if e.FieldsV1 == nil {
+			continue
 		}
 		s := &fieldpath.Set{}
 		if err := s.FromJSON(bytes.NewReader(e.FieldsV1.Raw)); err != nil {
 			return nil, fmt.Errorf("managedFields of manager %q: %w", e.Manager, err)
 		}
-		o := owner{manager: e.Manager, operation: string(e.Operation), fields: s}
+		o := owner{manager: e.Manager, operation: string(e.Operation), subresource: e.Subresource, fields: s}
 		if e.Time != nil {
 			o.time = e.Time.UTC()
 		}
@@ -215,7 +221,7 @@ func changer(owners []owner, p fieldpath.Path, present bool) (Changer, bool) {
 			return Changer{}, false
 		}
 		if o := latest(owners, func(o owner) bool { return o.manager != FieldManager && o.fields.Has(p) }); o != nil {
-			return Changer{Manager: o.manager, Operation: o.operation, Time: o.time}, true
+			return o.changer(), true
 		}
 		// Nobody owns it and it differs (berth's ownership was reset): drift
 		// by an unknown hand.
@@ -230,7 +236,11 @@ func changer(owners []owner, p fieldpath.Path, present bool) (Changer, bool) {
 	if o == nil {
 		return Changer{}, berth == nil
 	}
-	return Changer{Manager: o.manager, Operation: o.operation, Time: o.time}, true
+	return o.changer(), true
+}
+
+func (o *owner) changer() Changer {
+	return Changer{Manager: o.manager, Operation: o.operation, Subresource: o.subresource, Time: o.time}
 }
 
 // latest is the most recent owner that keep accepts, the last listed on a

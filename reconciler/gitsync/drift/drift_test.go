@@ -215,8 +215,8 @@ func TestDetectUnknownKind(t *testing.T) {
 
 func TestReports(t *testing.T) {
 	entries := []Entry{
-		{Object: Object{"apps/v1", "Deployment", "apps", "web"}, Field: "spec.replicas", Git: int64(3), Live: int64(5), By: Changer{"kubectl-scale", "Update", later}},
-		{Object: Object{"v1", "ConfigMap", "apps", "conf"}, Field: "data.mode", Git: "a|b", Removed: true, By: Changer{"kubectl-edit", "Update", later}},
+		{Object: Object{"apps/v1", "Deployment", "apps", "web"}, Field: "spec.replicas", Git: int64(3), Live: int64(5), By: Changer{Manager: "kubectl-scale", Operation: "Update", Time: later}},
+		{Object: Object{"v1", "ConfigMap", "apps", "conf"}, Field: "data.mode", Git: "a|b", Removed: true, By: Changer{Manager: "kubectl-edit", Operation: "Update", Time: later}},
 	}
 	md := string(Markdown("main", entries))
 	for _, want := range []string{
