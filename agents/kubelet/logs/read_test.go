@@ -251,7 +251,9 @@ func TestFollowEndsWithTheContext(t *testing.T) {
 	path := writeLog(t, rec(0, Stdout, false, "x"))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Read(ctx, path, Options{Follow: true, Tail: -1}, io.Discard, func() bool { return true }) }()
+	go func() {
+		done <- Read(ctx, path, Options{Follow: true, Tail: -1}, io.Discard, func() bool { return true })
+	}()
 	cancel()
 	select {
 	case err := <-done:
