@@ -181,8 +181,8 @@ func (d *Detector) fieldSet(obj *unstructured.Unstructured) (*fieldpath.Set, err
 // owner is one managedFields entry, decoded.
 type owner struct {
 	manager, operation, subresource string
-	time               time.Time
-	fields             *fieldpath.Set
+	time                            time.Time
+	fields                          *fieldpath.Set
 }
 
 func decodeOwners(entries []metav1.ManagedFieldsEntry) ([]owner, error) {
