@@ -21,6 +21,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	berthv1alpha1 "github.com/berth-io/berth/api/berth/v1alpha1"
 )
 
 // Default applies the Kubernetes v1 defaults for obj's kind in place.
@@ -48,5 +50,7 @@ func Default(obj runtime.Object) {
 		defaultJob(o)
 	case *discoveryv1.EndpointSlice:
 		defaultEndpointSlice(o)
+	case *berthv1alpha1.GitSource:
+		defaultGitSource(o)
 	}
 }

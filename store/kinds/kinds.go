@@ -17,17 +17,20 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
+	berthv1alpha1 "github.com/berth-io/berth/api/berth/v1alpha1"
 	"github.com/berth-io/berth/store/registry"
 )
 
 // NewScheme returns a scheme with every k8s.io/api type and the meta.k8s.io
-// types (Table, PartialObjectMetadata, Status, WatchEvent).
+// types (Table, PartialObjectMetadata, Status, WatchEvent), and berth's own
+// kinds (berth.io/v1alpha1).
 func NewScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(s)
 	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
 	metav1.AddToGroupVersion(s, metav1.SchemeGroupVersion)
 	_ = metav1.AddMetaToScheme(s)
+	_ = berthv1alpha1.AddToScheme(s)
 	return s
 }
 
@@ -126,6 +129,7 @@ func builtins() []*registry.Kind {
 
 	kinds := []*registry.Kind{ns, pod, svc, cm, secret, sa, node, event, endpoints, deploy, rs, job, slice, lease, newEvent}
 	kinds = append(kinds, reviews()...)
+	kinds = append(kinds, berthKinds()...)
 	return append(kinds, rbacKinds()...)
 }
 

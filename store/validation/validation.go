@@ -24,6 +24,8 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	berthv1alpha1 "github.com/berth-io/berth/api/berth/v1alpha1"
 )
 
 // Scope says whether metadata.namespace belongs on an object.
@@ -122,6 +124,8 @@ func (v Validator) Validate(obj runtime.Object) field.ErrorList {
 		return validateLocalSubjectAccessReview(o)
 	case *authorizationv1.SelfSubjectRulesReview:
 		return validateSelfSubjectRulesReview(o)
+	case *berthv1alpha1.GitSource:
+		return v.validateGitSource(o)
 	}
 	return nil
 }
@@ -177,6 +181,10 @@ func (v Validator) validateUpdate(obj, old runtime.Object) field.ErrorList {
 		})
 	case *eventsv1.Event:
 		return withOld(o, old, v.validateEventsEventUpdate)
+	case *berthv1alpha1.GitSource:
+		return withOld(o, old, func(o, old *berthv1alpha1.GitSource) field.ErrorList {
+			return append(objectMetaUpdate(&o.ObjectMeta, &old.ObjectMeta), validateGitSourceSpec(&o.Spec)...)
+		})
 	}
 	return v.Validate(obj)
 }
