@@ -1,0 +1,133 @@
+package manifest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	yamlv3 "go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/runtime"
+	sigsjson "sigs.k8s.io/json"
+)
+
+// Decode reads o strictly into into, a typed object such as
+// *appsv1.Deployment, as the API server's strict field validation does:
+// unknown fields and values of the wrong type are Errors at the field's
+// position (duplicate keys were already reported by Render). into holds
+// what could be decoded; after a type error the rest of it may be missing.
+func Decode(o *Object, into runtime.Object) []Error {
+	strict, err := sigsjson.UnmarshalStrict(o.Raw, into)
+	if err != nil {
+		return []Error{o.decodeError(err)}
+	}
+	var errs []Error
+	for _, e := range strict {
+		var fe sigsjson.FieldError
+		if !errors.As(e, &fe) {
+			errs = append(errs, Error{Pos: o.Pos, Object: o.String(), Message: e.Error()})
+			continue
+		}
+		// `unknown field "spec.replica"`, `duplicate field "..."`
+		message, _, _ := strings.Cut(e.Error(), ` "`)
+		if message == "unknown field" {
+			message += " (check its spelling and indentation against the " + o.GVK.Kind + " schema)"
+		}
+		errs = append(errs, Error{Pos: o.FieldPosition(fe.FieldPath()), Object: o.String(), Field: fe.FieldPath(), Message: message})
+	}
+	return errs
+}
+
+// decodeError describes an error of json.Unmarshal, at the offending field
+// when it names one.
+func (o *Object) decodeError(err error) Error {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		return Error{Pos: o.Pos, Object: o.String(), Message: strings.TrimPrefix(err.Error(), "json: ")}
+	}
+	got, _, _ := strings.Cut(te.Value, " ")
+	pos := o.Pos
+	if o.node != nil {
+		mark, _ := locateFound(o.node, parsePath(te.Field), o.node, func(n *yamlv3.Node) bool { return jsonKind(n) == got })
+		pos = Position{File: o.Pos.File, Line: mark.Line, Column: mark.Column}
+	}
+	message := fmt.Sprintf("must be %s, not %s", typeWord(te.Type), jsonWord(got))
+	if got == "bool" && typeWord(te.Type) == "a string" {
+		message += ` (quote values such as "yes", "no", "on" or "off", which YAML reads as booleans)`
+	}
+	if got == "number" && typeWord(te.Type) == "a string" {
+		message += " (quote it)"
+	}
+	return Error{Pos: pos, Object: o.String(), Field: te.Field, Message: message}
+}
+
+// jsonKind names the JSON type a YAML node decodes to, as
+// json.UnmarshalTypeError.Value does.
+func jsonKind(n *yamlv3.Node) string {
+	n = deref(n)
+	switch n.Kind {
+	case yamlv3.MappingNode:
+		return "object"
+	case yamlv3.SequenceNode:
+		return "array"
+	case yamlv3.ScalarNode:
+		var c converter
+		switch c.scalar(n).(type) {
+		case int64, float64:
+			return "number"
+		case bool:
+			return "bool"
+		case nil:
+			return "null"
+		}
+		return "string"
+	}
+	return ""
+}
+
+// jsonWord names a JSON type as a YAML author thinks of it.
+func jsonWord(kind string) string {
+	switch kind {
+	case "object":
+		return "an object"
+	case "array":
+		return "a list"
+	case "bool":
+		return "a boolean"
+	case "number":
+		return "a number"
+	}
+	return "a " + kind
+}
+
+// typeWord names a Go type as a YAML author thinks of it.
+func typeWord(t reflect.Type) string {
+	if t == nil {
+		return "a value"
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		if t.String() == "resource.Quantity" || t.String() == "intstr.IntOrString" {
+			return "a number or a string"
+		}
+		if t.String() == "v1.Time" || t.String() == "v1.MicroTime" {
+			return "a timestamp string"
+		}
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Pointer:
+		return typeWord(t.Elem())
+	}
+	return "a " + t.String()
+}
