@@ -333,7 +333,9 @@ func DialCRI(address string) (*grpc.ClientConn, error) {
 }
 
 // stopStale stops a containerd recorded in the pid file that still runs with
-// this layout's config (left by an agent that was killed).
+// this layout's config and whose agent is gone (it was re-parented to init):
+// normally Pdeathsig takes containerd down with its agent. One whose agent
+// still runs is an error: two agents must not share a data dir.
 func stopStale(layout Layout, log *slog.Logger) error {
 	b, err := os.ReadFile(layout.PIDFile)
 	if err != nil {
@@ -347,20 +349,44 @@ func stopStale(layout Layout, log *slog.Logger) error {
 	if err != nil || !strings.Contains(string(cmdline), layout.ContainerdConfig) {
 		return nil // gone, or the pid now belongs to another program
 	}
+	if ppid := parentPID(pid); ppid != 1 {
+		return fmt.Errorf("containerd pid %d, started by pid %d, already serves %s: is another berth agent running with this data dir?", pid, ppid, layout.Address)
+	}
 	log.Warn("stopping a containerd left running by an earlier agent", "pid", pid)
 	_ = syscall.Kill(pid, syscall.SIGTERM)
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if syscall.Kill(pid, 0) != nil {
-			return nil
-		}
+	if waitGone(pid, 10*time.Second) {
+		return nil
 	}
 	_ = syscall.Kill(pid, syscall.SIGKILL)
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if syscall.Kill(pid, 0) != nil {
-			return nil
-		}
+	if waitGone(pid, 5*time.Second) {
+		return nil
 	}
 	return fmt.Errorf("containerd pid %d (from %s) does not exit", pid, layout.PIDFile)
+}
+
+// parentPID reads the parent of pid from /proc (0 if unknown).
+func parentPID(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// pid (comm) state ppid ...; comm may hold spaces, so split after the last ')'.
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(fields) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(fields[1])
+	return ppid
+}
+
+// waitGone polls until pid no longer exists (true) or timeout passes.
+func waitGone(pid int, timeout time.Duration) bool {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if syscall.Kill(pid, 0) != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // containerdLevel finds the level in a containerd log line (logrus text format).
