@@ -1,0 +1,210 @@
+// Package agent is what runs on every node (`berth agent`, and inside
+// `berth server` unless --disable-agent): the managed containerd (or an
+// existing CRI runtime), the Node with its heartbeat, the pod network for
+// the node's pod CIDR, and the kubelet that runs the node's pods.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-io/berth/agents/kubelet"
+	"github.com/berth-io/berth/agents/kubelet/lifecycle"
+	"github.com/berth-io/berth/agents/runtime"
+)
+
+// Config configures an agent.
+type Config struct {
+	// Rest reaches the API server as the node (system:node:<name>).
+	Rest *rest.Config
+	// DataDir holds everything the agent keeps on the node.
+	DataDir string
+	// NodeName names the node (default: the host name, lower case).
+	NodeName string
+	// NodeIP is the node's address (default: the address of the
+	// interface holding the default route).
+	NodeIP string
+	// RuntimeEndpoint is an existing CRI runtime (unix:///path); empty
+	// starts and supervises berth's own containerd under DataDir.
+	RuntimeEndpoint string
+	// NetworkName and Bridge name the pod network (defaults
+	// runtime.DefaultNetworkName and runtime.DefaultBridge); tests that
+	// run several agents on one machine make them unique.
+	NetworkName, Bridge string
+	// CgroupRoot is the cgroupfs parent of the pods (default
+	// runtime.DefaultCgroupParent).
+	CgroupRoot string
+	// ClusterDNS are the cluster DNS servers for dnsPolicy ClusterFirst.
+	ClusterDNS []string
+	// Backoff is the crash-loop back-off (default 10 s doubling to 5 min).
+	Backoff lifecycle.Backoff
+	// ProbeSecond shortens probe timing in tests (default 1 s).
+	ProbeSecond time.Duration
+	// RelistPeriod is how often the runtime is checked for exits (1 s).
+	RelistPeriod time.Duration
+	// LeaseDuration and StatusInterval time the node heartbeat (defaults
+	// 40 s and 10 s).
+	LeaseDuration, StatusInterval time.Duration
+	// Log receives the agent's logs (default slog.Default()).
+	Log *slog.Logger
+	// Ready, when set, is called once the kubelet runs (tests, benchmarks).
+	Ready func(*kubelet.Kubelet)
+}
+
+// Run runs the agent until ctx ends. Pods keep running after it returns;
+// the next Run adopts them.
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.defaults(); err != nil {
+		return err
+	}
+	log := cfg.Log
+	client, err := kubernetes.NewForConfig(cfg.Rest)
+	if err != nil {
+		return fmt.Errorf("agent: client: %w", err)
+	}
+	address, managed, stop, err := cfg.startRuntime(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	conn, err := runtime.DialCRI(address)
+	if err != nil {
+		return fmt.Errorf("agent: CRI at %s: %w", address, err)
+	}
+	defer conn.Close()
+	rt := runtimeapi.NewRuntimeServiceClient(conn)
+	version, err := rt.Version(ctx, &runtimeapi.VersionRequest{})
+	if err != nil {
+		return fmt.Errorf("agent: CRI runtime at %s does not answer: %w", address, err)
+	}
+
+	node, err := startNode(ctx, client, cfg, version)
+	if err != nil {
+		return err
+	}
+	if managed {
+		layout := runtime.NewLayout(cfg.DataDir)
+		if err := runtime.WriteCNIConfig(layout.CNIConfDir, runtime.Network{Name: cfg.NetworkName, Bridge: cfg.Bridge, PodCIDR: node.Spec.PodCIDR, IPAMDir: layout.IPAMDir}); err != nil {
+			return fmt.Errorf("agent: pod network: %w", err)
+		}
+		if err := runtime.WaitNetworkReady(ctx, address, 30*time.Second); err != nil {
+			return fmt.Errorf("agent: pod network: %w", err)
+		}
+	}
+	k, err := kubelet.New(kubelet.Config{
+		NodeName: cfg.NodeName, Client: client,
+		Runtime: rt, Images: runtimeapi.NewImageServiceClient(conn),
+		RootDir: filepath.Join(cfg.DataDir, "agent", "pods"), LogDir: filepath.Join(cfg.DataDir, "agent", "logs"),
+		CgroupRoot: cfg.CgroupRoot, RemoveCgroup: runtime.RemoveCgroup,
+		NodeIPs: []string{cfg.NodeIP}, ClusterDNS: cfg.ClusterDNS, Allocatable: node.Status.Allocatable,
+		Backoff: cfg.Backoff, ProbeSecond: cfg.ProbeSecond, RelistPeriod: cfg.RelistPeriod, Log: log.With("component", "kubelet"),
+	})
+	if err != nil {
+		return err
+	}
+	if cfg.Ready != nil {
+		cfg.Ready(k)
+	}
+	log.Info("agent running", "node", cfg.NodeName, "ip", cfg.NodeIP, "podCIDR", node.Spec.PodCIDR, "runtime", version.RuntimeName+" "+version.RuntimeVersion)
+	return k.Run(ctx)
+}
+
+// Cleanup removes what the agent left on the node (`berth agent
+// --cleanup`): pods, containers, the pod network, cgroups, runtime state.
+func Cleanup(ctx context.Context, cfg Config) error {
+	if err := cfg.defaults(); err != nil {
+		return err
+	}
+	return runtime.Cleanup(ctx, runtime.Config{DataDir: cfg.DataDir, CgroupParent: cfg.CgroupRoot, Log: cfg.Log})
+}
+
+func (cfg *Config) defaults() error {
+	if cfg.DataDir == "" {
+		return errors.New("agent: --data-dir is required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.NodeName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("agent: no --node-name and no host name: %w", err)
+		}
+		cfg.NodeName = strings.ToLower(h)
+	}
+	if cfg.NodeIP == "" {
+		ip, err := defaultIP()
+		if err != nil {
+			return fmt.Errorf("agent: no --node-ip and %w", err)
+		}
+		cfg.NodeIP = ip
+	}
+	if cfg.NetworkName == "" {
+		cfg.NetworkName = runtime.DefaultNetworkName
+	}
+	if cfg.Bridge == "" {
+		cfg.Bridge = runtime.DefaultBridge
+	}
+	if cfg.CgroupRoot == "" {
+		cfg.CgroupRoot = runtime.DefaultCgroupParent
+	}
+	if cfg.LeaseDuration == 0 {
+		cfg.LeaseDuration = 40 * time.Second
+	}
+	if cfg.StatusInterval == 0 {
+		cfg.StatusInterval = 10 * time.Second
+	}
+	return nil
+}
+
+// startRuntime starts the managed containerd (with the pause image) or
+// checks the given endpoint; it returns the socket path, whether the
+// runtime is berth's own, and how to stop it.
+func (cfg *Config) startRuntime(ctx context.Context) (string, bool, func(), error) {
+	if cfg.RuntimeEndpoint != "" {
+		path, ok := strings.CutPrefix(cfg.RuntimeEndpoint, "unix://")
+		if !ok {
+			return "", false, nil, fmt.Errorf("agent: --container-runtime-endpoint %q: want unix:///path/to/socket", cfg.RuntimeEndpoint)
+		}
+		return path, false, func() {}, nil
+	}
+	if err := runtime.CheckHost(); err != nil {
+		return "", false, nil, fmt.Errorf("agent: %w", err)
+	}
+	c, err := runtime.Start(ctx, runtime.Config{DataDir: cfg.DataDir, CgroupParent: cfg.CgroupRoot, Log: cfg.Log.With("component", "containerd")})
+	if err != nil {
+		return "", false, nil, fmt.Errorf("agent: %w", err)
+	}
+	stop := func() {
+		if err := c.Stop(); err != nil {
+			cfg.Log.Warn("stopping containerd", "err", err)
+		}
+	}
+	if err := runtime.EnsurePauseImage(ctx, c.Address(), runtime.DefaultPauseImage); err != nil {
+		stop()
+		return "", false, nil, fmt.Errorf("agent: pause image: %w", err)
+	}
+	return c.Address(), true, stop, nil
+}
+
+// defaultIP is the local address of the route to the outside (no packet
+// is sent: a UDP "connection" only picks the source address).
+func defaultIP() (string, error) {
+	c, err := net.Dial("udp4", "192.0.2.1:9")
+	if err != nil {
+		return "", fmt.Errorf("cannot find the node's address (no default route?): %w", err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).IP.String(), nil
+}
