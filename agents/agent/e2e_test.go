@@ -46,9 +46,9 @@ type cluster struct {
 	cfg     agent.Config
 	ctx     context.Context
 
-	mu     sync.Mutex
-	stop   context.CancelFunc
-	done   chan error
+	mu      sync.Mutex
+	stop    context.CancelFunc
+	done    chan error
 	kubelet *kubelet.Kubelet
 }
 
