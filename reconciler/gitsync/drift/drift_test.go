@@ -218,12 +218,12 @@ func TestReports(t *testing.T) {
 		{Object: Object{"apps/v1", "Deployment", "apps", "web"}, Field: "spec.replicas", Git: int64(3), Live: int64(5), By: Changer{Manager: "kubectl-scale", Operation: "Update", Time: later}},
 		{Object: Object{"v1", "ConfigMap", "apps", "conf"}, Field: "data.mode", Git: "a|b", Removed: true, By: Changer{Manager: "kubectl-edit", Operation: "Update", Time: later}},
 	}
-	md := string(Markdown("main", entries))
+	md := string(Markdown("main", "berth/live", entries))
 	for _, want := range []string{
 		"| Object | Field | Git | Live | Changed by | When |",
 		"| Deployment apps/web | `spec.replicas` | `3` | `5` | kubectl-scale (Update) | 2026-11-26T08:01:00Z |",
 		"| ConfigMap apps/conf | `data.mode` | `a\\|b` | `(removed)` | kubectl-edit (Update) | 2026-11-26T08:01:00Z |",
-		"git diff main HEAD",
+		"git diff main berth/live",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("DRIFT.md lacks %q:\n%s", want, md)
@@ -236,7 +236,7 @@ func TestReports(t *testing.T) {
 	if !strings.HasPrefix(msg, "drift: Deployment apps/web spec.replicas 3 → 5 by kubectl-scale (and 1 more)\n\n- Deployment apps/web") || !strings.Contains(msg, "at 2026-11-26T08:01:00Z") {
 		t.Errorf("commit message:\n%s", msg)
 	}
-	if Summary(nil) != "the live state matches git" || !strings.Contains(string(Markdown("main", nil)), "matches `main`") {
+	if Summary(nil) != "the live state matches git" || !strings.Contains(string(Markdown("main", "berth/live", nil)), "matches `main`") {
 		t.Error("no drift is not reported as such")
 	}
 }

@@ -60,10 +60,10 @@ func CommitMessage(entries []Entry) string {
 	return b.String()
 }
 
-// Markdown renders DRIFT.md: what differs between git (ref, such as
-// "main") and the live state, as a table of object, field, git value, live
-// value, who changed it and when.
-func Markdown(ref string, entries []Entry) []byte {
+// Markdown renders DRIFT.md for the live branch branch: what differs
+// between git (ref, such as "main") and the live state, as a table of
+// object, field, git value, live value, who changed it and when.
+func Markdown(ref, branch string, entries []Entry) []byte {
 	var b strings.Builder
 	b.WriteString("# Drift\n\n")
 	if len(entries) == 0 {
@@ -71,9 +71,9 @@ func Markdown(ref string, entries []Entry) []byte {
 		return []byte(b.String())
 	}
 	fmt.Fprintf(&b, "The live state differs from `%s` in %d field%s that berth applied. "+
-		"The manifests on this branch hold the live values: `git diff %s HEAD` shows them. "+
+		"The manifests on this branch hold the live values: `git diff %s %s` shows them. "+
 		"Commit the live value to `%s` to keep it, or let berth re-apply git's (selfHeal).\n\n",
-		ref, len(entries), plural(len(entries)), ref, ref)
+		ref, len(entries), plural(len(entries)), ref, branch, ref)
 	b.WriteString("| Object | Field | Git | Live | Changed by | When |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- |\n")
 	for _, e := range entries {

@@ -139,7 +139,7 @@ func Commit(ctx context.Context, repo *git.Repository, req Request, cfg Config) 
 	if err != nil {
 		return Result{}, fmt.Errorf("source commit %s: %w", req.Source, err)
 	}
-	tree, unwritten, err := liveTree(repo.Storer, source, req)
+	tree, unwritten, err := liveTree(repo.Storer, source, req, cfg.Branch)
 	if err != nil {
 		return Result{}, err
 	}
@@ -238,7 +238,7 @@ func message(req Request, source *object.Commit) string {
 
 // liveTree is source's tree with the drifted manifests rewritten and
 // DRIFT.md written at req.Root.
-func liveTree(s storage.Storer, source *object.Commit, req Request) (plumbing.Hash, []string, error) {
+func liveTree(s storage.Storer, source *object.Commit, req Request, branch string) (plumbing.Hash, []string, error) {
 	root, err := source.Tree()
 	if err != nil {
 		return plumbing.ZeroHash, nil, fmt.Errorf("tree of %s: %w", source.Hash, err)
@@ -269,7 +269,7 @@ func liveTree(s storage.Storer, source *object.Commit, req Request) (plumbing.Ha
 		}
 		files[name] = out
 	}
-	files[path.Join(req.Root, DriftFile)] = drift.Markdown(req.Ref, all)
+	files[path.Join(req.Root, DriftFile)] = drift.Markdown(req.Ref, branch, all)
 	h, err := writeTree(s, root, files)
 	return h, unwritten, err
 }

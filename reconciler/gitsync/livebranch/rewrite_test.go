@@ -92,7 +92,9 @@ func TestRewrite(t *testing.T) {
 		{
 			name:    "two fields on one line",
 			entries: []drift.Entry{entry("api", false, appLabel...), entry("backend", false, tier...)},
-			want:    func(s string) string { return strings.Replace(s, `labels: {app: web, tier: "front"}`, `labels: {app: api, tier: "backend"}`, 1) },
+			want: func(s string) string {
+				return strings.Replace(s, `labels: {app: web, tier: "front"}`, `labels: {app: api, tier: "backend"}`, 1)
+			},
 		},
 		{
 			name:    "a string that looks like a number is quoted",
