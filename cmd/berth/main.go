@@ -30,6 +30,7 @@ func newRootCommand() *cobra.Command {
 		newControllersCommand(),
 		newSchedulerCommand(),
 		newHollowCommand(),
+		newAgentCommand(),
 		newNodesCommand(),
 		newSnapshotCommand(),
 		newBenchCommand(),
