@@ -72,6 +72,10 @@ func (s *Server) apiConfig(ctx context.Context, reg *registry.Registry, cacher *
 		_, _ = w.Write([]byte("ok"))
 	})
 	ok := handlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) })
+	podLogs, err := newPodLogs(get, s.PKI, opts.Log)
+	if err != nil {
+		return apiserver.Config{}, err
+	}
 	info := versionInfo()
 	versionHandler := handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -100,6 +104,7 @@ func (s *Server) apiConfig(ctx context.Context, reg *registry.Registry, cacher *
 			authorizationv1.SchemeGroupVersion.WithResource("localsubjectaccessreviews"): az.accessReview,
 			authorizationv1.SchemeGroupVersion.WithResource("selfsubjectrulesreviews"):   rulesReview(pol),
 		},
+		Connect: map[string]http.Handler{"pods/log": podLogs},
 		Paths: map[string]http.Handler{
 			"/metrics":        metricsHandler(metrics),
 			"/openapi/":       doc.Handler(),

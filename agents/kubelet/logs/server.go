@@ -15,9 +15,7 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes/scheme"
 )
 
 // APIServerClientUser is the user (certificate common name) the API
@@ -150,9 +148,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ns, pod, name := parts[0], parts[1], parts[2]
-	var apiOpts corev1.PodLogOptions
-	if err := scheme.ParameterCodec.DecodeParameters(r.URL.Query(), corev1.SchemeGroupVersion, &apiOpts); err != nil {
-		http.Error(w, "log options: "+err.Error(), http.StatusBadRequest)
+	apiOpts, errs := ParseOptions(r.URL.Query())
+	if len(errs) > 0 {
+		http.Error(w, "log options: "+errs.ToAggregate().Error(), http.StatusBadRequest)
 		return
 	}
 	c, err := s.cfg.Lookup(ns, pod, name)
@@ -180,7 +178,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		now, err := s.cfg.Lookup(ns, pod, name)
 		return err == nil && now.Running && now.PodUID == c.PodUID && now.RestartCount == c.RestartCount
 	}
-	opts := OptionsFrom(&apiOpts, s.now())
+	opts := OptionsFrom(apiOpts, s.now())
 	if _, err := os.Stat(path); err != nil {
 		http.Error(w, fmt.Sprintf("log of container %q in pod %s/%s (run %d): %v", name, ns, pod, run, err), http.StatusNotFound)
 		return

@@ -1,0 +1,371 @@
+package logs_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/berth-io/berth/agents/kubelet/logs"
+	"github.com/berth-io/berth/store/server"
+	"github.com/berth-io/berth/store/servertest"
+)
+
+// agent is a logs.Server on a loopback HTTPS port with a Node pointing at
+// it, and the containers it pretends to run.
+type agent struct {
+	t      testing.TB
+	ts     *servertest.Server
+	root   string
+	node   string
+	addr   string
+	caPool *x509.CertPool
+
+	mu         sync.Mutex
+	containers map[string]logs.Container // by ns/pod/container
+}
+
+func (a *agent) lookup(ns, pod, container string) (logs.Container, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c, ok := a.containers[ns+"/"+pod+"/"+container]
+	if !ok {
+		return logs.Container{}, logs.ErrNotFound
+	}
+	return c, nil
+}
+
+func (a *agent) set(ns, pod, container string, c logs.Container) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.containers[ns+"/"+pod+"/"+container] = c
+}
+
+// startAgent serves container logs as node name, with a serving
+// certificate for 127.0.0.1 signed by the cluster CA.
+func startAgent(t testing.TB, ts *servertest.Server, name string) *agent {
+	t.Helper()
+	a := &agent{t: t, ts: ts, root: t.TempDir(), node: name, caPool: ts.PKI.CAPool(), containers: map[string]logs.Container{}}
+	srv, err := logs.NewServer(logs.Config{Root: a.root, ClientCA: a.caPool, Lookup: a.lookup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.addr = l.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ctx, l, logs.TLSConfig(servingCert(t, ts), a.caPool), nil); err != nil {
+			t.Errorf("agent: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+
+	port, _ := strconv.Atoi(strings.Split(a.addr, ":")[1])
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	c := ts.Admin.CoreV1().Nodes()
+	created, err := c.Create(context.Background(), node, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: "localhost"}, {Type: corev1.NodeInternalIP, Address: "127.0.0.1"}}
+	created.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(port)
+	if _, err := c.UpdateStatus(context.Background(), created, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// servingCert signs a TLS serving certificate for 127.0.0.1 with the
+// cluster CA from the server's PKI directory, as node credentials are.
+func servingCert(t testing.TB, ts *servertest.Server) tls.Certificate {
+	t.Helper()
+	caPair, err := tls.LoadX509KeyPair(filepath.Join(ts.PKI.Dir, "ca.crt"), filepath.Join(ts.PKI.Dir, "ca.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "system:node:test", Organization: []string{server.NodesGroup}},
+		NotBefore:    time.Now().Add(-time.Minute),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ts.PKI.CACert, key.Public(), caPair.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// pod creates a pod bound to the agent's node (or unscheduled when node is
+// empty) with the given containers.
+func (a *agent) pod(ns, name, node string, annotations map[string]string, containers ...string) *corev1.Pod {
+	a.t.Helper()
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: annotations}, Spec: corev1.PodSpec{NodeName: node}}
+	for _, c := range containers {
+		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: c, Image: "busybox"})
+	}
+	created, err := a.ts.Admin.CoreV1().Pods(ns).Create(context.Background(), p, metav1.CreateOptions{})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return created
+}
+
+// write appends CRI records to a container's log for run restart.
+func (a *agent) write(ns, pod string, uid types.UID, container string, restart int, lines ...string) {
+	a.t.Helper()
+	path := filepath.Join(logs.PodDir(a.root, ns, pod, uid), logs.ContainerFile(container, restart))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		a.t.Fatal(err)
+	}
+	var b []byte
+	for _, l := range lines {
+		b = logs.AppendRecord(b, logs.Record{Time: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC), Stream: logs.Stdout, Content: []byte(l)})
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(b); err != nil {
+		a.t.Fatal(err)
+	}
+}
+
+func getLogs(t *testing.T, c kubernetes.Interface, ns, pod string, opts *corev1.PodLogOptions) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	stream, err := c.CoreV1().Pods(ns).GetLogs(pod, opts).Stream(ctx) // as kubectl logs
+	if err != nil {
+		return "", err
+	}
+	defer stream.Close()
+	body, err := io.ReadAll(stream)
+	return string(body), err
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestLogsThroughTheAPIServer(t *testing.T) {
+	ts := servertest.Start(t)
+	ts.Namespace("logs")
+	a := startAgent(t, ts, "node-1")
+	web := a.pod("logs", "web", "node-1", nil, "app")
+	a.set("logs", "web", "app", logs.Container{PodUID: web.UID, RestartCount: 1, Running: true})
+	a.write("logs", "web", web.UID, "app", 0, "first run 1", "first run 2")
+	a.write("logs", "web", web.UID, "app", 1, "one", "two", "three")
+
+	cases := []struct {
+		name string
+		opts corev1.PodLogOptions
+		want string
+	}{
+		{"whole log", corev1.PodLogOptions{}, "one\ntwo\nthree\n"},
+		{"named container", corev1.PodLogOptions{Container: "app"}, "one\ntwo\nthree\n"},
+		{"tailLines", corev1.PodLogOptions{TailLines: ptr(int64(2))}, "two\nthree\n"},
+		{"timestamps", corev1.PodLogOptions{TailLines: ptr(int64(1)), Timestamps: true}, "2026-11-26T08:00:00.000000000Z three\n"},
+		{"previous", corev1.PodLogOptions{Previous: true}, "first run 1\nfirst run 2\n"},
+		{"limitBytes", corev1.PodLogOptions{LimitBytes: ptr(int64(5))}, "one\nt"},
+		{"sinceSeconds excludes old lines", corev1.PodLogOptions{SinceSeconds: ptr(int64(60))}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := getLogs(t, ts.Admin, "logs", "web", &c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != c.want {
+				t.Errorf("got %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestFollowThroughTheAPIServer(t *testing.T) {
+	ts := servertest.Start(t)
+	ts.Namespace("logs")
+	a := startAgent(t, ts, "node-1")
+	web := a.pod("logs", "web", "node-1", nil, "app")
+	a.set("logs", "web", "app", logs.Container{PodUID: web.UID, Running: true})
+	a.write("logs", "web", web.UID, "app", 0, "before")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stream, err := ts.Admin.CoreV1().Pods("logs").GetLogs("web", &corev1.PodLogOptions{Follow: true}).Stream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	r := bufio.NewReader(stream)
+	expect := func(want string) {
+		t.Helper()
+		line, err := r.ReadString('\n')
+		if err != nil || line != want+"\n" {
+			t.Fatalf("read %q (%v), want %q", line, err, want)
+		}
+	}
+	expect("before")
+	for i := range 5 {
+		line := "line " + strconv.Itoa(i)
+		a.write("logs", "web", web.UID, "app", 0, line)
+		expect(line) // each line arrives while the stream stays open
+	}
+	a.write("logs", "web", web.UID, "app", 0, "last words")
+	a.set("logs", "web", "app", logs.Container{PodUID: web.UID, Running: false})
+	expect("last words")
+	if rest, err := io.ReadAll(r); err != nil || len(rest) != 0 {
+		t.Fatalf("after the container stopped: %q, %v; want the stream to end", rest, err)
+	}
+}
+
+func TestLogErrors(t *testing.T) {
+	ts := servertest.Start(t)
+	ts.Namespace("logs")
+	a := startAgent(t, ts, "node-1")
+	a.pod("logs", "pending", "", nil, "app")
+	two := a.pod("logs", "two", "node-1", nil, "main", "sidecar")
+	annotated := a.pod("logs", "annotated", "node-1", map[string]string{server.DefaultContainerAnnotation: "sidecar"}, "main", "sidecar")
+	fresh := a.pod("logs", "fresh", "node-1", nil, "app")
+	a.set("logs", "annotated", "sidecar", logs.Container{PodUID: annotated.UID, Running: true})
+	a.write("logs", "annotated", annotated.UID, "sidecar", 0, "from the sidecar")
+	a.set("logs", "fresh", "app", logs.Container{PodUID: fresh.UID, Running: true})
+	a.write("logs", "fresh", fresh.UID, "app", 0, "hi")
+	_ = two
+
+	if got, err := getLogs(t, ts.Admin, "logs", "annotated", &corev1.PodLogOptions{}); err != nil || got != "from the sidecar\n" {
+		t.Errorf("default-container annotation: %q, %v", got, err)
+	}
+	cases := []struct {
+		name  string
+		pod   string
+		opts  corev1.PodLogOptions
+		check func(error) bool
+		msg   string
+	}{
+		{"unscheduled", "pending", corev1.PodLogOptions{}, apierrors.IsBadRequest, "pod pending does not have a host assigned"},
+		{"several containers", "two", corev1.PodLogOptions{}, apierrors.IsBadRequest, "a container name must be specified for pod two, choose one of: [main sidecar]"},
+		{"unknown container", "two", corev1.PodLogOptions{Container: "nope"}, apierrors.IsBadRequest, "container nope is not valid for pod two"},
+		{"missing pod", "ghost", corev1.PodLogOptions{}, apierrors.IsNotFound, `pods "ghost" not found`},
+		{"negative tail", "fresh", corev1.PodLogOptions{TailLines: ptr(int64(-1))}, apierrors.IsInvalid, "tailLines"},
+		{"no previous run", "fresh", corev1.PodLogOptions{Previous: true}, apierrors.IsBadRequest, `previous terminated container "app" in pod "fresh" not found`},
+		{"container the agent does not run", "two", corev1.PodLogOptions{Container: "main"}, apierrors.IsNotFound, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := getLogs(t, ts.Admin, "logs", c.pod, &c.opts)
+			if err == nil || !c.check(err) || !strings.Contains(err.Error(), c.msg) {
+				t.Errorf("got %v, want an error like %q", err, c.msg)
+			}
+		})
+	}
+
+	t.Run("RBAC applies", func(t *testing.T) {
+		_, err := getLogs(t, ts.ClientAs("nobody"), "logs", "fresh", &corev1.PodLogOptions{})
+		if !apierrors.IsForbidden(err) {
+			t.Errorf("got %v, want forbidden", err)
+		}
+	})
+	t.Run("node without an agent", func(t *testing.T) {
+		if _, err := ts.Admin.CoreV1().Nodes().Create(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "gone"}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		a.pod("logs", "orphan", "gone", nil, "app")
+		_, err := getLogs(t, ts.Admin, "logs", "orphan", &corev1.PodLogOptions{})
+		if !apierrors.IsBadRequest(err) || !strings.Contains(err.Error(), "reports no address") {
+			t.Errorf("got %v, want a bad request naming the missing address", err)
+		}
+	})
+}
+
+// TestAgentRefusesOtherCallers calls the agent endpoint directly: without
+// a client certificate, with one from another CA, and as a user other
+// than the API server's.
+func TestAgentRefusesOtherCallers(t *testing.T) {
+	ts := servertest.Start(t)
+	ts.Namespace("logs")
+	a := startAgent(t, ts, "node-1")
+	web := a.pod("logs", "web", "node-1", nil, "app")
+	a.set("logs", "web", "app", logs.Container{PodUID: web.UID, Running: true})
+	a.write("logs", "web", web.UID, "app", 0, "secret")
+
+	call := func(certs ...tls.Certificate) (int, string) {
+		t.Helper()
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: a.caPool, Certificates: certs}}}
+		resp, err := client.Get("https://" + a.addr + logs.PathPrefix + "logs/web/app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	issue := func(user string) tls.Certificate {
+		t.Helper()
+		certPEM, keyPEM, err := ts.PKI.IssueClientCert(user, nil, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pair, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pair
+	}
+	if code, body := call(); code != http.StatusUnauthorized || strings.Contains(body, "secret") {
+		t.Errorf("without a certificate: %d %q, want 401", code, body)
+	}
+	if code, body := call(issue("admin")); code != http.StatusForbidden || strings.Contains(body, "secret") {
+		t.Errorf("as admin: %d %q, want 403", code, body)
+	}
+	if code, body := call(issue(server.KubeletClientUser)); code != http.StatusOK || body != "secret\n" {
+		t.Errorf("as the API server: %d %q, want the log", code, body)
+	}
+	// A certificate from another CA is refused in the handshake or by the handler.
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: server.KubeletClientUser},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: a.caPool, Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}}}
+	resp, err := client.Get("https://" + a.addr + logs.PathPrefix + "logs/web/app")
+	if err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("with a certificate from another CA: %d %q, want 401", resp.StatusCode, body)
+		}
+	}
+}
