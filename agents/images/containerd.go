@@ -29,9 +29,18 @@ type Store struct {
 // Open connects to the containerd socket at address (a path, e.g.
 // /var/lib/berth/agent/run/containerd.sock).
 func Open(ctx context.Context, address string) (*Store, error) {
+	if _, err := os.Stat(address); err != nil {
+		return nil, fmt.Errorf("containerd socket %s: %w (is berth agent running with this data dir? it starts containerd)", address, err)
+	}
 	c, err := client.New(address, client.WithDefaultNamespace(Namespace), client.WithTimeout(10*time.Second))
 	if err != nil {
-		return nil, fmt.Errorf("connect to containerd at %s: %w (is it running? berth agent starts one)", address, err)
+		return nil, fmt.Errorf("connect to containerd at %s: %w", address, err)
+	}
+	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := c.Version(vctx); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("containerd at %s does not answer: %w (is berth agent running?)", address, err)
 	}
 	return &Store{client: c}, nil
 }

@@ -74,8 +74,11 @@ func FromFiles(files []File, cfg Config) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image layer: %w", err)
 	}
+	// Wrapping hides the tarball layer's Descriptor method, whose empty
+	// annotation map would make the in-memory manifest differ from the
+	// serialized one (which omits it).
 	img, err := mutate.Append(mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON),
-		mutate.Addendum{Layer: layer, MediaType: types.OCILayer})
+		mutate.Addendum{Layer: struct{ v1.Layer }{layer}, MediaType: types.OCILayer})
 	if err != nil {
 		return nil, fmt.Errorf("image layer: %w", err)
 	}
