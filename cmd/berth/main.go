@@ -34,6 +34,7 @@ func newRootCommand() *cobra.Command {
 		newNodesCommand(),
 		newSnapshotCommand(),
 		newBenchCommand(),
+		newImagesCommand(),
 		newVersionCommand(),
 	)
 	return root
