@@ -6,6 +6,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"testing/fstest"
 
 	"github.com/berth-io/berth/policies/bootstrap"
 )
@@ -22,11 +23,28 @@ type Source struct {
 	FS fs.FS
 	// dir is the directory on disk, for watching; empty for embedded files.
 	dir string
+	// bare: messages name files by their path alone (Files).
+	bare bool
 }
 
 // Dir is the Source of the policy files below directory path.
 func Dir(path string) Source {
 	return Source{Name: path, FS: os.DirFS(path), dir: path}
+}
+
+// Files is the Source of policy files held in memory, path (slash-separated,
+// as fs.ValidPath wants) → content: the policies folder of a synced git
+// commit. Messages name each file by its path as given, such as
+// "policies/team-a.yaml", which is where the author finds it in the
+// repository. Paths that are not valid are left out; see Store.SetSource.
+func Files(files map[string][]byte) Source {
+	fsys := fstest.MapFS{}
+	for p, data := range files {
+		if fs.ValidPath(p) && p != "." {
+			fsys[p] = &fstest.MapFile{Data: data, Mode: 0o444}
+		}
+	}
+	return Source{Name: "(files)", FS: fsys, bare: true}
 }
 
 // Bootstrap is the Source of berth's built-in policy, compiled into the
@@ -104,6 +122,9 @@ func (src Source) read() tree {
 func (src Source) display(p string) string {
 	if p == "." {
 		return src.Name
+	}
+	if src.bare {
+		return p
 	}
 	if src.dir != "" {
 		return filepath.Join(src.dir, filepath.FromSlash(p))

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -53,6 +55,8 @@ type Store struct {
 
 	mu         sync.Mutex // serializes loads; guards what follows
 	dirs       []string
+	files      map[string]map[string][]byte // SetSource's sources in force, by name
+	sources    map[string]*SourceStatus
 	watchDirs  []string
 	digest     [sha256.Size]byte
 	lastErr    error
@@ -77,6 +81,23 @@ type Status struct {
 	Errors []Problem `json:"errors"`
 	// Warnings are the warnings of the latest load.
 	Warnings []Problem `json:"warnings"`
+	// Sources are the in-memory sources (SetSource), by name.
+	Sources []SourceStatus `json:"sources,omitempty"`
+}
+
+// SourceStatus describes one in-memory source of policy files.
+type SourceStatus struct {
+	// Name is the source's name, such as "gitsource apps/web".
+	Name string `json:"name"`
+	// Files are the paths of its files in force.
+	Files []string `json:"files"`
+	// UpdatedAt is when they were set.
+	UpdatedAt time.Time `json:"updatedAt"`
+	// Errors are the problems of the latest update refused; while there are
+	// any, the files of UpdatedAt stay in force.
+	Errors []Problem `json:"errors,omitempty"`
+	// RefusedAt is when that update was refused.
+	RefusedAt time.Time `json:"refusedAt,omitzero"`
 }
 
 // Objects are the RBAC objects in force, for the API server to serve
@@ -156,7 +177,95 @@ func (s *Store) Status() Status {
 	st.Dirs = slices.Clone(s.dirs)
 	st.Errors = slices.Clone(st.Errors)
 	st.Warnings = slices.Clone(st.Warnings)
+	st.Sources = nil
+	for _, name := range slices.Sorted(maps.Keys(s.sources)) {
+		src := *s.sources[name]
+		src.Files, src.Errors = slices.Clone(src.Files), slices.Clone(src.Errors)
+		st.Sources = append(st.Sources, src)
+	}
 	return st
+}
+
+// SetSource makes files (path → content; see Files) the policy source
+// called name, replacing the files it had, and reloads. gitsync's
+// published policies reach every API server this way.
+//
+// An update that brings errors (a broken file, a duplicate of another
+// source's object) is refused: the source keeps the files it had,
+// the policy in force does not change, and the problems are returned as a
+// *LoadError and shown in Status.Sources until a later update succeeds.
+// Errors elsewhere (a broken --policy-dir file) do not refuse the update;
+// they are reported as for Reload, and the update takes effect with their
+// fix.
+func (s *Store) SetSource(name string, files map[string][]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	candidate := maps.Clone(s.files)
+	if candidate == nil {
+		candidate = map[string]map[string][]byte{}
+	}
+	candidate[name] = files
+	r := load(s.sourcesLocked(candidate))
+	var own []Problem
+	for p := range files {
+		if !fs.ValidPath(p) || p == "." {
+			own = append(own, Problem{File: p, Message: "not a valid relative slash-separated path"})
+		}
+	}
+	if len(r.errors) > 0 {
+		// The update's problems are those the policy without it does not
+		// have (a duplicate may be reported on the other source's file).
+		before := map[string]bool{}
+		for _, p := range load(s.sourcesLocked(s.files)).errors {
+			before[p.String()] = true
+		}
+		for _, p := range r.errors {
+			if !before[p.String()] {
+				own = append(own, p)
+			}
+		}
+	}
+	st := s.sources[name]
+	if st == nil {
+		st = &SourceStatus{Name: name}
+		if s.sources == nil {
+			s.sources = map[string]*SourceStatus{}
+		}
+	}
+	if len(own) > 0 {
+		st.Errors, st.RefusedAt = own, now
+		s.sources[name] = st
+		s.metrics.reloads.WithLabelValues("failure").Inc()
+		for _, p := range own {
+			s.log.Error("policy error", problemAttrs(p)...)
+		}
+		s.log.Error("policy update refused; the source keeps the files it had", "source", name, "errors", len(own), "generation", s.generation)
+		return &LoadError{Problems: own}
+	}
+	s.files = candidate
+	st.Files, st.UpdatedAt, st.Errors, st.RefusedAt = slices.Sorted(maps.Keys(files)), now, nil, time.Time{}
+	s.sources[name] = st
+	return s.reloadLocked()
+}
+
+// RemoveSource drops the policy source called name, if any, and reloads.
+func (s *Store) RemoveSource(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.sources, name)
+	if _, ok := s.files[name]; !ok {
+		return nil
+	}
+	delete(s.files, name)
+	return s.reloadLocked()
+}
+
+// SourceNames lists the in-memory sources in force, sorted.
+func (s *Store) SourceNames() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.files))
 }
 
 // AddDir adds a policy directory (gitsync adds the policies folder of the
@@ -265,11 +374,7 @@ func (s *Store) syncWatches(w *fsnotify.Watcher, watched map[string]bool) bool {
 // reloadLocked loads the files and installs them when they are valid and
 // have changed. s.mu must be held.
 func (s *Store) reloadLocked() error {
-	sources := []Source{Bootstrap()}
-	for _, d := range s.dirs {
-		sources = append(sources, Dir(d))
-	}
-	r := load(sources)
+	r := load(s.sourcesLocked(s.files))
 	s.watchDirs = r.dirs
 	if s.current.Load() != nil && r.digest == s.digest {
 		return s.lastErr
@@ -297,6 +402,21 @@ func (s *Store) reloadLocked() error {
 	s.log.Info("policy loaded", "generation", s.generation, "roles", len(r.set.Roles), "clusterRoles", len(r.set.ClusterRoles),
 		"roleBindings", len(r.set.RoleBindings), "clusterRoleBindings", len(r.set.ClusterRoleBindings), "warnings", len(r.warnings))
 	return nil
+}
+
+// sourcesLocked lists the sources to load: the bootstrap set, the
+// directories, then files by name. s.mu must be held.
+func (s *Store) sourcesLocked(files map[string]map[string][]byte) []Source {
+	sources := []Source{Bootstrap()}
+	for _, d := range s.dirs {
+		sources = append(sources, Dir(d))
+	}
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		src := Files(files[name])
+		src.Name = name
+		sources = append(sources, src)
+	}
+	return sources
 }
 
 // install makes set the policy in force, as the next generation. s.mu
