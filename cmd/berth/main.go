@@ -36,6 +36,7 @@ func newRootCommand() *cobra.Command {
 		newBenchCommand(),
 		newImagesCommand(),
 		newVersionCommand(),
+		newValidateCommand(),
 	)
 	return root
 }
