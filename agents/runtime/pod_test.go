@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -128,12 +129,11 @@ type pod struct {
 	times                        podTimes
 }
 
-// runHello runs a pod with one hello container and waits until it serves HTTP.
-func (n *node) runHello(t testing.TB, name string) *pod {
+// sandbox runs a pod sandbox with the pod network and returns its id and config.
+func (n *node) sandbox(t testing.TB, name string) (string, *runtimeapi.PodSandboxConfig) {
 	t.Helper()
-	ctx := context.Background()
 	uid := randomHex(8)
-	sandboxCfg := &runtimeapi.PodSandboxConfig{
+	cfg := &runtimeapi.PodSandboxConfig{
 		Metadata:     &runtimeapi.PodSandboxMetadata{Name: name, Namespace: "default", Uid: uid},
 		Hostname:     name,
 		LogDirectory: filepath.Join(n.cfg.DataDir, "pods", uid),
@@ -144,13 +144,35 @@ func (n *node) runHello(t testing.TB, name string) *pod {
 			},
 		},
 	}
-	p := &pod{name: name}
-	t0 := time.Now()
-	run, err := n.rs.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: sandboxCfg})
+	run, err := n.rs.RunPodSandbox(context.Background(), &runtimeapi.RunPodSandboxRequest{Config: cfg})
 	if err != nil {
 		t.Fatalf("RunPodSandbox %s: %v", name, err)
 	}
-	p.sandbox = run.PodSandboxId
+	return run.PodSandboxId, cfg
+}
+
+// container creates and starts a container in a sandbox.
+func (n *node) container(t testing.TB, sandbox string, sandboxCfg *runtimeapi.PodSandboxConfig, cfg *runtimeapi.ContainerConfig) string {
+	t.Helper()
+	ctx := context.Background()
+	created, err := n.rs.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: sandbox, Config: cfg, SandboxConfig: sandboxCfg})
+	if err != nil {
+		t.Fatalf("CreateContainer %s: %v", cfg.Metadata.Name, err)
+	}
+	if _, err := n.rs.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: created.ContainerId}); err != nil {
+		t.Fatalf("StartContainer %s: %v", cfg.Metadata.Name, err)
+	}
+	return created.ContainerId
+}
+
+// runHello runs a pod with one hello container and waits until it serves HTTP.
+func (n *node) runHello(t testing.TB, name string) *pod {
+	t.Helper()
+	ctx := context.Background()
+	p := &pod{name: name}
+	t0 := time.Now()
+	var sandboxCfg *runtimeapi.PodSandboxConfig
+	p.sandbox, sandboxCfg = n.sandbox(t, name)
 	t1 := time.Now()
 	created, err := n.rs.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
 		PodSandboxId: p.sandbox,
@@ -189,7 +211,7 @@ func (n *node) runHello(t testing.TB, name string) *pod {
 }
 
 // remove stops and removes the pod and its cgroup, as the kubelet does.
-func (n *node) remove(t testing.TB, p *pod, uid string) {
+func (n *node) remove(t testing.TB, p *pod) {
 	t.Helper()
 	ctx := context.Background()
 	t0 := time.Now()
@@ -293,4 +315,82 @@ func assertNodeClean(t *testing.T, n *node, containerdPID int) {
 	if strings.Contains(string(info), layout.Dir+"/") {
 		t.Errorf("mounts left below %s", layout.Dir)
 	}
+}
+
+func TestBusyboxContainerRunsShellAndPauseIsSmall(t *testing.T) {
+	n := startNode(t)
+	ctx := context.Background()
+	if err := EnsureBusyboxImage(ctx, n.c.Address(), DefaultBusyboxImage); err != nil {
+		t.Fatal(err)
+	}
+	// Ensuring again finds the image and does nothing.
+	if err := EnsureBusyboxImage(ctx, n.c.Address(), DefaultBusyboxImage); err != nil {
+		t.Fatal(err)
+	}
+	sandbox, sandboxCfg := n.sandbox(t, "shell")
+	id := n.container(t, sandbox, sandboxCfg, &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: "sh"},
+		Image:    &runtimeapi.ImageSpec{Image: DefaultBusyboxImage},
+		Command:  []string{"sh", "-c", `echo "greeting=$GREETING"; hostname; ls /bin/wget >/dev/null && exit 3`},
+		Envs:     []*runtimeapi.KeyValue{{Key: "GREETING", Value: []byte("hi")}},
+		LogPath:  "sh.log",
+		Linux:    &runtimeapi.LinuxContainerConfig{},
+	})
+	var status *runtimeapi.ContainerStatus
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := n.rs.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status = resp.Status; status.State == runtimeapi.ContainerState_CONTAINER_EXITED {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container still %s after 10s", status.State)
+		}
+	}
+	if status.ExitCode != 3 {
+		t.Errorf("exit code %d, want 3 (%s: %s)", status.ExitCode, status.Reason, status.Message)
+	}
+	logs, err := os.ReadFile(status.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"stdout F greeting=hi", "stdout F shell"} {
+		if !strings.Contains(string(logs), want) {
+			t.Errorf("container log lacks %q:\n%s", want, logs)
+		}
+	}
+
+	// The pause process of the sandbox costs about a megabyte.
+	st, err := n.rs.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: sandbox, Verbose: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info struct{ Pid int }
+	if err := json.Unmarshal([]byte(st.Info["info"]), &info); err != nil || info.Pid == 0 {
+		t.Fatalf("sandbox info %q: %v", st.Info["info"], err)
+	}
+	rss := vmRSSKiB(t, info.Pid)
+	t.Logf("pause pid %d: VmRSS %d KiB", info.Pid, rss)
+	if rss > 2048 {
+		t.Errorf("pause VmRSS = %d KiB, want under 2 MiB", rss)
+	}
+}
+
+// vmRSSKiB reads a process's resident set size from /proc.
+func vmRSSKiB(t testing.TB, pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kib int
+			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kib)
+			return kib
+		}
+	}
+	t.Fatalf("no VmRSS in /proc/%d/status", pid)
+	return 0
 }
