@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,11 +18,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-io/berth/agents/agent"
 	"github.com/berth-io/berth/agents/images"
 	"github.com/berth-io/berth/agents/kubelet"
 	"github.com/berth-io/berth/agents/kubelet/lifecycle"
+	"github.com/berth-io/berth/agents/kubelet/logs"
 	"github.com/berth-io/berth/agents/runtime"
 	"github.com/berth-io/berth/reconciler/controllers"
 	"github.com/berth-io/berth/reconciler/controllers/builtin"
@@ -263,5 +266,26 @@ func busyboxPod(name string, args ...string) *corev1.Pod {
 			Containers: []corev1.Container{{Name: "main", Image: busybox, ImagePullPolicy: corev1.PullIfNotPresent,
 				Command: []string{"sh", "-c"}, Args: args}},
 		},
+	}
+}
+
+// containerLog is the CRI log file of a container run, as text.
+func (c *cluster) containerLog(p *corev1.Pod, container string, restart int) string {
+	b, _ := os.ReadFile(filepath.Join(logs.PodDir(filepath.Join(c.dataDir, "agent", "logs"), p.Namespace, p.Name, p.UID), logs.ContainerFile(container, restart)))
+	return string(b)
+}
+
+// exec runs a command in the pod's first container through CRI.
+func (c *cluster) exec(t *testing.T, p *corev1.Pod, cmd ...string) {
+	t.Helper()
+	conn, err := runtime.DialCRI(runtime.Address(c.dataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	id := strings.TrimPrefix(p.Status.ContainerStatuses[0].ContainerID, "containerd://")
+	resp, err := runtimeapi.NewRuntimeServiceClient(conn).ExecSync(context.Background(), &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: cmd, Timeout: 5})
+	if err != nil || resp.ExitCode != 0 {
+		t.Fatalf("exec %v in %s: %v %v", cmd, p.Name, err, resp)
 	}
 }

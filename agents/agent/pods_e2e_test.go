@@ -2,39 +2,354 @@ package agent_test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // TestRealPods runs the scenarios against one cluster and agent, in
-// parallel pods.
+// parallel pods, then restarts the agent under the pods still running.
 func TestRealPods(t *testing.T) {
 	c := startCluster(t)
-	t.Run("PodRunsAndAnswersHTTP", func(t *testing.T) { podRunsAndAnswers(t, c) })
+	t.Run("scenarios", func(t *testing.T) {
+		t.Run("DeploymentAnswersHTTP", func(t *testing.T) { t.Parallel(); deploymentAnswers(t, c) })
+		t.Run("EnvConfigMapSecret", func(t *testing.T) { t.Parallel(); envConfigMapSecret(t, c) })
+		t.Run("CrashLoopBackOff", func(t *testing.T) { t.Parallel(); crashLoop(t, c) })
+		t.Run("LivenessRestarts", func(t *testing.T) { t.Parallel(); livenessRestarts(t, c) })
+		t.Run("ReadinessGatesEndpoints", func(t *testing.T) { t.Parallel(); readinessGates(t, c) })
+		t.Run("JobSucceedsAndFails", func(t *testing.T) { t.Parallel(); jobs(t, c) })
+		t.Run("DeletionSIGTERMAndGrace", func(t *testing.T) { t.Parallel(); deletion(t, c) })
+	})
+	t.Run("AgentRestartKeepsContainers", func(t *testing.T) { agentRestart(t, c) })
 }
 
-func podRunsAndAnswers(t *testing.T, c *cluster) {
-	ctx := context.Background()
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "e2e"},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "hello", Image: hello, ImagePullPolicy: corev1.PullIfNotPresent,
-			Env: []corev1.EnvVar{{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}}}}},
-	}
-	if _, err := c.Admin.CoreV1().Pods("e2e").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+func create(t *testing.T, c *cluster, pod *corev1.Pod) {
+	t.Helper()
+	if _, err := c.Admin.CoreV1().Pods(pod.Namespace).Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	p := waitPod(t, c.Admin, "e2e", "hello", 30*time.Second, "running", running)
-	var body string
-	waitFor(t, 10*time.Second, "an HTTP answer", func() (bool, error) {
-		b, err := httpGet("http://" + p.Status.PodIP + ":8080/")
-		body = b
-		return err == nil, err
+}
+
+func helloTemplate(app string) corev1.PodTemplateSpec {
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": app}},
+		Spec: corev1.PodSpec{
+			TerminationGracePeriodSeconds: new(int64(2)),
+			Containers: []corev1.Container{{
+				Name: "hello", Image: hello,
+				Env:   []corev1.EnvVar{{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}},
+				Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("http")}},
+					PeriodSeconds: 1},
+			}},
+		},
+	}
+}
+
+// A Deployment of hello becomes Running, Ready pods whose IPs answer.
+func deploymentAnswers(t *testing.T, c *cluster) {
+	ctx := context.Background()
+	replicas := int32(2)
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "e2e"},
+		Spec:       appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, Template: helloTemplate("web")},
+	}
+	if _, err := c.Admin.AppsV1().Deployments("e2e").Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "2 available replicas", func() (bool, error) {
+		d, err := c.Admin.AppsV1().Deployments("e2e").Get(ctx, "web", metav1.GetOptions{})
+		return err == nil && d.Status.AvailableReplicas == 2, err
 	})
-	if !strings.Contains(body, "hello from hello") {
-		t.Errorf("answer %q, want it to name the pod", body)
+	pods, err := c.Admin.CoreV1().Pods("e2e").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		if !running(&p) || !ready(&p) || p.Spec.NodeName != c.node {
+			t.Errorf("pod %s: phase %s ready %v node %s", p.Name, p.Status.Phase, ready(&p), p.Spec.NodeName)
+			continue
+		}
+		body, err := httpGet("http://" + p.Status.PodIP + ":8080/")
+		if err != nil || !strings.Contains(body, "hello from "+p.Name) {
+			t.Errorf("pod %s at %s answered %q, %v", p.Name, p.Status.PodIP, body, err)
+		}
+		cs := p.Status.ContainerStatuses[0]
+		if !strings.HasPrefix(cs.ContainerID, "containerd://") || cs.ImageID == "" || cs.Started == nil || !*cs.Started {
+			t.Errorf("pod %s container status %+v", p.Name, cs)
+		}
+		if p.Status.HostIP == "" || p.Status.StartTime == nil || p.Status.QOSClass != corev1.PodQOSBestEffort {
+			t.Errorf("pod %s: hostIP %q startTime %v qos %q", p.Name, p.Status.HostIP, p.Status.StartTime, p.Status.QOSClass)
+		}
+	}
+}
+
+// Env values, ConfigMap and Secret keys, the downward API, and ConfigMap
+// and Secret volumes are what the container sees.
+func envConfigMapSecret(t *testing.T, c *cluster) {
+	ctx := context.Background()
+	if _, err := c.Admin.CoreV1().ConfigMaps("e2e").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cfg"},
+		Data: map[string]string{"greeting": "hi there", "file.txt": "from configmap"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Admin.CoreV1().Secrets("e2e").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "sec"},
+		Data: map[string][]byte{"password": []byte("s3cret")}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	script := strings.Join([]string{
+		`test "$GREETING" = "hi there"`, `test "$PASSWORD" = s3cret`, `test "$PLAIN" = "x-hi there-y"`,
+		`test "$MY_NAME" = env`, `test "$MY_NODE" = "` + c.node + `"`, `test -n "$MY_IP"`, `test "$MY_IP" = "$(hostname -i)"`,
+		`test "$(cat /cfg/file.txt)" = "from configmap"`, `test "$(cat /sec/pw)" = s3cret`,
+		`test "$(stat -c %a /sec/pw)" = 400`, `test ! -e /sec/password`, `test "$cfg_greeting" = "hi there"`,
+		`echo all good`,
+	}, " && ")
+	pod := busyboxPod("env", script)
+	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+	ctr := &pod.Spec.Containers[0]
+	ctr.Env = []corev1.EnvVar{
+		{Name: "GREETING", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}, Key: "greeting"}}},
+		{Name: "PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "sec"}, Key: "password"}}},
+		{Name: "PLAIN", Value: "x-$(GREETING)-y"},
+		{Name: "MY_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+		{Name: "MY_NODE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
+		{Name: "MY_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
+	}
+	ctr.EnvFrom = []corev1.EnvFromSource{{Prefix: "cfg_", ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}}}
+	ctr.VolumeMounts = []corev1.VolumeMount{{Name: "cfg", MountPath: "/cfg"}, {Name: "sec", MountPath: "/sec", ReadOnly: true}}
+	pod.Spec.Volumes = []corev1.Volume{
+		{Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}}},
+		{Name: "sec", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "sec", DefaultMode: new(int32(0o400)),
+			Items: []corev1.KeyToPath{{Key: "password", Path: "pw"}}}}},
+	}
+	create(t, c, pod)
+	p := waitPod(t, c.Admin, "e2e", "env", 30*time.Second, "finished", func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+	})
+	if p.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("the checks inside the container failed: %s; log: %s", describe(p), c.containerLog(p, "main", 0))
+	}
+	if log := c.containerLog(p, "main", 0); !strings.Contains(log, "all good") {
+		t.Errorf("container log %q, want it to say all good", log)
+	}
+}
+
+// A crashing container restarts with a growing back-off, counting its
+// restarts and saying CrashLoopBackOff meanwhile. Status times have
+// whole seconds, so the test times the restarts itself, from a watch.
+func crashLoop(t *testing.T, c *cluster) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	w, err := c.Admin.CoreV1().Pods("e2e").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=crash"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	create(t, c, busyboxPod("crash", "echo crashing; exit 2"))
+	seen := map[int32]time.Time{}
+	sawBackOff := false
+	var last *corev1.Pod
+	for ev := range w.ResultChan() {
+		p, ok := ev.Object.(*corev1.Pod)
+		if !ok || len(p.Status.ContainerStatuses) == 0 {
+			continue
+		}
+		last = p
+		cs := p.Status.ContainerStatuses[0]
+		if _, ok := seen[cs.RestartCount]; !ok {
+			seen[cs.RestartCount] = time.Now()
+		}
+		if wt := cs.State.Waiting; wt != nil && wt.Reason == "CrashLoopBackOff" {
+			sawBackOff = true
+			if p.Status.Phase != corev1.PodRunning {
+				t.Errorf("phase %s while in CrashLoopBackOff, want Running", p.Status.Phase)
+			}
+		}
+		if term := cs.LastTerminationState.Terminated; term != nil && (term.ExitCode != 2 || term.Reason != "Error") {
+			t.Errorf("last termination %+v, want exit code 2, reason Error", term)
+		}
+		if cs.RestartCount >= 4 {
+			break
+		}
+	}
+	if len(seen) < 5 {
+		t.Fatalf("restarts seen %v; pod %s", seen, describe(last))
+	}
+	if !sawBackOff {
+		t.Error("never saw the container waiting in CrashLoopBackOff")
+	}
+	// The wait before restart n is Initial·2^(n-2) from the second on.
+	d2, d3, d4 := seen[2].Sub(seen[1]), seen[3].Sub(seen[2]), seen[4].Sub(seen[3])
+	if d2 < testBackoff.Initial || d3 < 2*testBackoff.Initial || d4 < 4*testBackoff.Initial || d4 <= d3 || d3 <= d2 {
+		t.Errorf("restarts %s, %s, %s apart; want at least %s, %s, %s (growing)", d2, d3, d4, testBackoff.Initial, 2*testBackoff.Initial, 4*testBackoff.Initial)
+	}
+}
+
+// A failing liveness probe restarts the container.
+func livenessRestarts(t *testing.T, c *cluster) {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "unhealthy", Namespace: "e2e"},
+		Spec: corev1.PodSpec{TerminationGracePeriodSeconds: new(int64(1)), Containers: []corev1.Container{{
+			Name: "hello", Image: hello, Env: []corev1.EnvVar{{Name: "UNHEALTHY", Value: "true"}},
+			LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}},
+				PeriodSeconds: 1, FailureThreshold: 2},
+		}}},
+	}
+	create(t, c, pod)
+	p := waitPod(t, c.Admin, "e2e", "unhealthy", 60*time.Second, "a restart", func(p *corev1.Pod) bool {
+		return len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].RestartCount >= 1
+	})
+	if term := p.Status.ContainerStatuses[0].LastTerminationState.Terminated; term == nil {
+		t.Errorf("no last termination after a liveness restart: %s", describe(p))
+	}
+}
+
+// Readiness decides Ready and EndpointSlice membership.
+func readinessGates(t *testing.T, c *cluster) {
+	ctx := context.Background()
+	pod := busyboxPod("ready", `trap 'exit 0' TERM; while true; do if [ -e /tmp/go ]; then touch /tmp/ready; fi; sleep 0.1; done`)
+	pod.Labels = map[string]string{"app": "ready"}
+	pod.Spec.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"cat", "/tmp/ready"}}}, PeriodSeconds: 1}
+	pod.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80}}
+	if _, err := c.Admin.CoreV1().Services("e2e").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "ready"},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "ready"}, Ports: []corev1.ServicePort{{Port: 80}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	create(t, c, pod)
+	endpoint := func() (bool, bool, error) {
+		slices, err := c.Admin.DiscoveryV1().EndpointSlices("e2e").List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=ready"})
+		if err != nil {
+			return false, false, err
+		}
+		for _, s := range slices.Items {
+			for _, e := range s.Endpoints {
+				return true, e.Conditions.Ready != nil && *e.Conditions.Ready, nil
+			}
+		}
+		return false, false, nil
+	}
+	waitFor(t, 30*time.Second, "a not-ready endpoint", func() (bool, error) {
+		found, isReady, err := endpoint()
+		return found && !isReady, err
+	})
+	p, err := c.Admin.CoreV1().Pods("e2e").Get(ctx, "ready", metav1.GetOptions{})
+	if err != nil || !running(p) || ready(p) {
+		t.Fatalf("before readiness: %v running %v ready %v", err, p != nil && running(p), p != nil && ready(p))
+	}
+	c.exec(t, p, "touch", "/tmp/go")
+	waitPod(t, c.Admin, "e2e", "ready", 20*time.Second, "Ready", ready)
+	waitFor(t, 20*time.Second, "a ready endpoint", func() (bool, error) {
+		found, isReady, err := endpoint()
+		return found && isReady, err
+	})
+}
+
+// A Job's pod runs to Succeeded; another's to Failed with its exit code.
+func jobs(t *testing.T, c *cluster) {
+	ctx := context.Background()
+	job := func(name, script string) *batchv1.Job {
+		tpl := busyboxPod("", script)
+		tpl.Spec.RestartPolicy = corev1.RestartPolicyNever
+		return &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "e2e"},
+			Spec: batchv1.JobSpec{BackoffLimit: new(int32(0)), Template: corev1.PodTemplateSpec{Spec: tpl.Spec}}}
+	}
+	for _, j := range []*batchv1.Job{job("ok", "echo working; exit 0"), job("bad", "echo failing; exit 3")} {
+		if _, err := c.Admin.BatchV1().Jobs("e2e").Create(ctx, j, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	podOf := func(job string, phase corev1.PodPhase) *corev1.Pod {
+		var pod *corev1.Pod
+		waitFor(t, 60*time.Second, "the pod of job "+job+" to be "+string(phase), func() (bool, error) {
+			pods, err := c.Admin.CoreV1().Pods("e2e").List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + job})
+			if err != nil || len(pods.Items) == 0 {
+				return false, err
+			}
+			pod = &pods.Items[0]
+			return pod.Status.Phase == phase, fmt.Errorf("phase %s %s", pod.Status.Phase, describe(pod))
+		})
+		return pod
+	}
+	ok := podOf("ok", corev1.PodSucceeded)
+	if term := ok.Status.ContainerStatuses[0].State.Terminated; term == nil || term.ExitCode != 0 || term.Reason != "Completed" {
+		t.Errorf("succeeded pod: %s", describe(ok))
+	}
+	bad := podOf("bad", corev1.PodFailed)
+	if term := bad.Status.ContainerStatuses[0].State.Terminated; term == nil || term.ExitCode != 3 || term.Reason != "Error" {
+		t.Errorf("failed pod: %s", describe(bad))
+	}
+	waitFor(t, 30*time.Second, "job bad to fail", func() (bool, error) {
+		j, err := c.Admin.BatchV1().Jobs("e2e").Get(ctx, "bad", metav1.GetOptions{})
+		return err == nil && j.Status.Failed == 1, err
+	})
+}
+
+// Deleting a pod delivers SIGTERM; a container that ignores it is killed
+// after the grace period, and only then is the pod gone.
+func deletion(t *testing.T, c *cluster) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	polite := busyboxPod("polite", `trap 'echo got TERM > /out/term; exit 0' TERM; while true; do sleep 0.1; done`)
+	polite.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "out", MountPath: "/out"}}
+	polite.Spec.Volumes = []corev1.Volume{{Name: "out", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}}}}
+	stubborn := busyboxPod("stubborn", `trap '' TERM; while true; do sleep 0.1; done`)
+	stubborn.Spec.TerminationGracePeriodSeconds = new(int64(3))
+	create(t, c, polite)
+	create(t, c, stubborn)
+	for _, name := range []string{"polite", "stubborn"} {
+		waitPod(t, c.Admin, "e2e", name, 30*time.Second, "running", running)
+	}
+	gone := func(name string) func() (bool, error) {
+		return func() (bool, error) {
+			_, err := c.Admin.CoreV1().Pods("e2e").Get(ctx, name, metav1.GetOptions{})
+			return apierrors.IsNotFound(err), err
+		}
+	}
+	if err := c.Admin.CoreV1().Pods("e2e").Delete(ctx, "polite", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := c.Admin.CoreV1().Pods("e2e").Delete(ctx, "stubborn", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "pod polite to be gone", gone("polite"))
+	if b, err := os.ReadFile(filepath.Join(dir, "term")); err != nil || strings.TrimSpace(string(b)) != "got TERM" {
+		t.Errorf("the container did not see SIGTERM: %q, %v", b, err)
+	}
+	waitFor(t, 20*time.Second, "pod stubborn to be gone", gone("stubborn"))
+	if took := time.Since(start); took < 3*time.Second || took > 10*time.Second {
+		t.Errorf("stubborn pod gone after %s, want its 3s grace period", took)
+	}
+}
+
+// A restarted agent adopts the running containers: same container IDs,
+// no restarts.
+func agentRestart(t *testing.T, c *cluster) {
+	ctx := context.Background()
+	before, err := c.Admin.CoreV1().Pods("e2e").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+	if err != nil || len(before.Items) == 0 {
+		t.Fatalf("no web pods: %v", err)
+	}
+	c.stopAgent()
+	c.startAgent()
+	time.Sleep(2 * time.Second) // several relists and syncs of the adopted pods
+	for _, old := range before.Items {
+		p := waitPod(t, c.Admin, "e2e", old.Name, 20*time.Second, "running and ready", func(p *corev1.Pod) bool { return running(p) && ready(p) })
+		was, now := old.Status.ContainerStatuses[0], p.Status.ContainerStatuses[0]
+		if was.ContainerID != now.ContainerID || now.RestartCount != was.RestartCount {
+			t.Errorf("pod %s: container %s (restarts %d) became %s (restarts %d)", p.Name, was.ContainerID, was.RestartCount, now.ContainerID, now.RestartCount)
+		}
+		if _, err := httpGet("http://" + p.Status.PodIP + ":8080/"); err != nil {
+			t.Errorf("pod %s after the agent restart: %v", p.Name, err)
+		}
 	}
 }

@@ -181,6 +181,13 @@ func (k *Kubelet) start(ctx context.Context, pod *corev1.Pod, a lifecycle.Action
 	if err != nil {
 		return "CreateContainerConfigError", err
 	}
+	if podspec.ManagesHosts(pod, c) {
+		hosts := filepath.Join(k.cfg.RootDir, string(pod.UID), "etc-hosts")
+		if err := writeFileAtomic(hosts, podspec.HostsFile(pod, info.PodIPs, k.cfg.ClusterDomain)); err != nil {
+			return "CreateContainerError", fmt.Errorf("hosts file of pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		}
+		mounts = append(mounts, &runtimeapi.Mount{ContainerPath: "/etc/hosts", HostPath: hosts})
+	}
 	logPath := logs.ContainerFile(c.Name, a.RestartCount)
 	if err := os.MkdirAll(filepath.Join(sbCfg.LogDirectory, filepath.Dir(logPath)), 0o755); err != nil {
 		return "CreateContainerError", err
@@ -277,7 +284,7 @@ func (w *worker) killContainer(ctx context.Context, pod *corev1.Pod, a lifecycle
 	delete(w.probed, a.ContainerID)
 	sctx, cancel := context.WithTimeout(ctx, left+30*time.Second)
 	defer cancel()
-	_, err := w.k.cfg.Runtime.StopContainer(sctx, &runtimeapi.StopContainerRequest{ContainerId: a.ContainerID, Timeout: int64(left / time.Second)})
+	_, err := w.k.cfg.Runtime.StopContainer(sctx, &runtimeapi.StopContainerRequest{ContainerId: a.ContainerID, Timeout: int64((left + time.Second - 1) / time.Second)})
 	if err != nil {
 		return fmt.Errorf("StopContainer %s (%s): %w", a.Name, a.ContainerID, err)
 	}
@@ -363,4 +370,17 @@ func firstOr(s []string) string {
 		return ""
 	}
 	return s[0]
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames
+// it over path, so that readers see the old or the new content.
+func writeFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
