@@ -66,6 +66,12 @@ func (a *agent) set(ns, pod, container string, c logs.Container) {
 // certificate for 127.0.0.1 signed by the cluster CA.
 func startAgent(t testing.TB, ts *servertest.Server, name string) *agent {
 	t.Helper()
+	return startAgentWith(t, ts, name, servingCert(t, ts))
+}
+
+// startAgentWith serves with the given serving certificate.
+func startAgentWith(t testing.TB, ts *servertest.Server, name string, cert tls.Certificate) *agent {
+	t.Helper()
 	a := &agent{t: t, ts: ts, root: t.TempDir(), node: name, caPool: ts.PKI.CAPool(), containers: map[string]logs.Container{}}
 	srv, err := logs.NewServer(logs.Config{Root: a.root, ClientCA: a.caPool, Lookup: a.lookup})
 	if err != nil {
@@ -80,7 +86,7 @@ func startAgent(t testing.TB, ts *servertest.Server, name string) *agent {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := srv.Serve(ctx, l, logs.TLSConfig(servingCert(t, ts), a.caPool), nil); err != nil {
+		if err := srv.Serve(ctx, l, logs.TLSConfig(cert, a.caPool), nil); err != nil {
 			t.Errorf("agent: %v", err)
 		}
 	}()
@@ -101,32 +107,19 @@ func startAgent(t testing.TB, ts *servertest.Server, name string) *agent {
 	return a
 }
 
-// servingCert signs a TLS serving certificate for 127.0.0.1 with the
-// cluster CA from the server's PKI directory, as node credentials are.
+// servingCert is a serving certificate for 127.0.0.1 from the cluster CA,
+// as node credentials carry.
 func servingCert(t testing.TB, ts *servertest.Server) tls.Certificate {
 	t.Helper()
-	caPair, err := tls.LoadX509KeyPair(filepath.Join(ts.PKI.Dir, "ca.crt"), filepath.Join(ts.PKI.Dir, "ca.key"))
+	certPEM, keyPEM, err := ts.PKI.IssueServingCert("system:node:test", []string{server.NodesGroup}, []string{"127.0.0.1"}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "system:node:test", Organization: []string{server.NodesGroup}},
-		NotBefore:    time.Now().Add(-time.Minute),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ts.PKI.CACert, key.Public(), caPair.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return pair
 }
 
 // pod creates a pod bound to the agent's node (or unscheduled when node is
@@ -367,5 +360,33 @@ func TestAgentRefusesOtherCallers(t *testing.T) {
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("with a certificate from another CA: %d %q, want 401", resp.StatusCode, body)
 		}
+	}
+}
+
+// TestAPIServerVerifiesTheAgent: an agent whose serving certificate is not
+// from the cluster CA is not trusted, unless the caller asks for
+// insecureSkipTLSVerifyBackend.
+func TestAPIServerVerifiesTheAgent(t *testing.T) {
+	ts := servertest.Start(t)
+	ts.Namespace("logs")
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "impostor"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startAgentWith(t, ts, "node-1", tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key})
+	web := a.pod("logs", "web", "node-1", nil, "app")
+	a.set("logs", "web", "app", logs.Container{PodUID: web.UID, Running: true})
+	a.write("logs", "web", web.UID, "app", 0, "hello")
+	if _, err := getLogs(t, ts.Admin, "logs", "web", &corev1.PodLogOptions{}); !apierrors.IsInternalError(err) || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("agent with an untrusted certificate: %v, want an internal error about its certificate", err)
+	}
+	if got, err := getLogs(t, ts.Admin, "logs", "web", &corev1.PodLogOptions{InsecureSkipTLSVerifyBackend: true}); err != nil || got != "hello\n" {
+		t.Errorf("with insecureSkipTLSVerifyBackend: %q, %v", got, err)
 	}
 }
