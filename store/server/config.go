@@ -59,6 +59,7 @@ func (s *Server) apiConfig(ctx context.Context, reg *registry.Registry, cacher *
 			opts.Log.Error("policy file watcher stopped; policies no longer reload", "err", err)
 		}
 	}()
+	go watchPublishedPolicies(ctx, reg, caches, pol, opts.Log)
 	az := rbac{policies: nodeAuthorizer{next: pol}}
 	doc, err := openapi.New(openapiKinds(reg))
 	if err != nil {
