@@ -84,7 +84,7 @@ func (t *tokenService) issue(_ context.Context, sa *corev1.ServiceAccount, req *
 	}
 	var bound *authn.BoundObject
 	if ref := req.Spec.BoundObjectRef; ref != nil {
-		bound = &authn.BoundObject{Kind: "Bound" + ref.Kind, Name: ref.Name, UID: string(ref.UID)}
+		bound = &authn.BoundObject{Kind: ref.Kind, Name: ref.Name, UID: string(ref.UID)}
 	}
 	token, expires, err := t.issuer.Issue(sa.Namespace, sa.Name, string(sa.UID), req.Spec.Audiences, expiration, bound)
 	if err != nil {
