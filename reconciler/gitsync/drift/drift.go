@@ -136,6 +136,9 @@ func NewDetector() *Detector {
 // returns the drifted fields in path order; none when they agree.
 func (d *Detector) Detect(desired, live *unstructured.Unstructured) ([]Entry, error) {
 	obj := Object{APIVersion: desired.GetAPIVersion(), Kind: desired.GetKind(), Namespace: live.GetNamespace(), Name: desired.GetName()}
+	if !touchedByOthers(live.GetManagedFields()) {
+		return nil, nil // only berth (and status writers) wrote it: nothing can have drifted
+	}
 	want, err := d.fieldSet(desired)
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading the fields git sets: %w", obj, err)
@@ -176,6 +179,17 @@ func (d *Detector) fieldSet(obj *unstructured.Unstructured) (*fieldpath.Set, err
 		}
 	}
 	return tv.ToFieldSet()
+}
+
+// touchedByOthers reports whether a manager other than berth's applier
+// wrote the object's spec or metadata.
+func touchedByOthers(entries []metav1.ManagedFieldsEntry) bool {
+	for _, e := range entries {
+		if e.Manager != FieldManager && e.Subresource != "status" {
+			return true
+		}
+	}
+	return len(entries) == 0
 }
 
 // owner is one managedFields entry, decoded.
