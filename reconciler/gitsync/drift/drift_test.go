@@ -247,7 +247,9 @@ func TestReports(t *testing.T) {
 func BenchmarkDetect(b *testing.B) {
 	t := &testing.T{}
 	desired := decode(t, gitDeployment)
-	l := live(t, func(u *unstructured.Unstructured) { _ = unstructured.SetNestedField(u.Object, int64(5), "spec", "replicas") },
+	l := live(t, func(u *unstructured.Unstructured) {
+		_ = unstructured.SetNestedField(u.Object, int64(5), "spec", "replicas")
+	},
 		managed("kubectl-scale", metav1.ManagedFieldsOperationUpdate, later, `{"f:spec":{"f:replicas":{}}}`),
 		managed(FieldManager, metav1.ManagedFieldsOperationApply, applied, berthFieldsWithout(`"f:replicas":{},`)))
 	d := NewDetector()
