@@ -7,13 +7,15 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
 // kustomizer builds kustomizations from an in-memory copy of a file
 // system, so that a git tree builds as a checkout does. kustomize reads
 // only what the kustomization names, within the copy: a kustomization may
-// refer to files outside its own directory (a base) but not outside fsys.
+// refer to files outside its own directory (a base's files) but not
+// outside fsys.
 type kustomizer struct {
 	mem filesys.FileSystem
 	err error // copying failed
@@ -54,6 +56,9 @@ func (k *kustomizer) build(dir string) result {
 		return result{errs: []Error{{Pos: pos, Message: "kustomize: cannot read the files: " + unwrapPathError(k.err)}}}
 	}
 	opts := krusty.MakeDefaultOptions()
+	// As Flux does: a kustomization may read any file of the repository
+	// (an overlay listing a base's files); the copy holds nothing else.
+	opts.LoadRestrictions = types.LoadRestrictionsNone
 	m, err := krusty.MakeKustomizer(opts).Run(k.mem, "/"+dir)
 	if err != nil {
 		return result{errs: []Error{{Pos: pos, Message: "kustomize build failed: " + strings.ReplaceAll(err.Error(), "'/", "'")}}}
