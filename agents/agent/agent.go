@@ -105,7 +105,7 @@ func Run(ctx context.Context, cfg Config) error {
 	k, err := kubelet.New(kubelet.Config{
 		NodeName: cfg.NodeName, Client: client,
 		Runtime: rt, Images: runtimeapi.NewImageServiceClient(conn),
-		RootDir: filepath.Join(cfg.DataDir, "agent", "pods"), LogDir: filepath.Join(cfg.DataDir, "agent", "logs"),
+		RootDir: podsDir(cfg.DataDir), LogDir: logsDir(cfg.DataDir),
 		CgroupRoot: cfg.CgroupRoot, RemoveCgroup: runtime.RemoveCgroup,
 		NodeIPs: []string{cfg.NodeIP}, ClusterDNS: cfg.ClusterDNS, Allocatable: node.Status.Allocatable,
 		Backoff: cfg.Backoff, ProbeSecond: cfg.ProbeSecond, RelistPeriod: cfg.RelistPeriod, Log: log.With("component", "kubelet"),
@@ -126,8 +126,18 @@ func Cleanup(ctx context.Context, cfg Config) error {
 	if err := cfg.defaults(); err != nil {
 		return err
 	}
-	return runtime.Cleanup(ctx, runtime.Config{DataDir: cfg.DataDir, CgroupParent: cfg.CgroupRoot, Log: cfg.Log})
+	err := runtime.Cleanup(ctx, runtime.Config{DataDir: cfg.DataDir, CgroupParent: cfg.CgroupRoot, Log: cfg.Log})
+	for _, d := range []string{podsDir(cfg.DataDir), logsDir(cfg.DataDir)} {
+		if rmErr := os.RemoveAll(d); rmErr != nil {
+			err = errors.Join(err, rmErr)
+		}
+	}
+	return err
 }
+
+// podsDir holds the pods' volumes; logsDir their container logs.
+func podsDir(dataDir string) string { return filepath.Join(runtime.AgentDir(dataDir), "pods") }
+func logsDir(dataDir string) string { return filepath.Join(runtime.AgentDir(dataDir), "logs") }
 
 func (cfg *Config) defaults() error {
 	if cfg.DataDir == "" {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -25,6 +27,7 @@ import (
 	"github.com/berth-io/berth/agents/kubelet"
 	"github.com/berth-io/berth/agents/kubelet/lifecycle"
 	"github.com/berth-io/berth/agents/kubelet/logs"
+	"github.com/berth-io/berth/agents/kubelet/podspec"
 	"github.com/berth-io/berth/agents/runtime"
 	"github.com/berth-io/berth/reconciler/controllers"
 	"github.com/berth-io/berth/reconciler/controllers/builtin"
@@ -103,6 +106,7 @@ func startCluster(t *testing.T) *cluster {
 		if err := agent.Cleanup(cctx, c.cfg); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
+		c.checkNothingLeft()
 		_ = os.RemoveAll(dataDir)
 	})
 	c.startAgent()
@@ -288,4 +292,40 @@ func (c *cluster) exec(t *testing.T, p *corev1.Pod, cmd ...string) {
 	if err != nil || resp.ExitCode != 0 {
 		t.Fatalf("exec %v in %s: %v %v", cmd, p.Name, err, resp)
 	}
+}
+
+// checkNothingLeft checks what agent.Cleanup must remove: the bridge, the
+// pod cgroups, runc's containers, the pods' volumes and logs.
+func (c *cluster) checkNothingLeft() {
+	t := c.t
+	if out, err := exec.Command("ip", "link", "show", c.cfg.Bridge).CombinedOutput(); err == nil {
+		t.Errorf("bridge %s is still there after cleanup: %s", c.cfg.Bridge, out)
+	}
+	left, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", c.cfg.CgroupRoot))
+	if len(left) > 0 {
+		t.Errorf("cgroups left after cleanup: %v", left)
+	}
+	if out, _ := exec.Command("runc", "--root", filepath.Join(c.dataDir, "agent", "runc"), "list", "-q").Output(); strings.TrimSpace(string(out)) != "" {
+		t.Errorf("runc containers left after cleanup: %s", out)
+	}
+	for _, d := range []string{"pods", "logs"} {
+		if _, err := os.Stat(filepath.Join(c.dataDir, "agent", d)); !os.IsNotExist(err) {
+			t.Errorf("agent/%s left after cleanup (%v)", d, err)
+		}
+	}
+}
+
+// sandboxes counts the CRI sandboxes of the pod with uid.
+func (c *cluster) sandboxes(uid types.UID) (int, error) {
+	conn, err := runtime.DialCRI(runtime.Address(c.dataDir))
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	resp, err := runtimeapi.NewRuntimeServiceClient(conn).ListPodSandbox(context.Background(), &runtimeapi.ListPodSandboxRequest{
+		Filter: &runtimeapi.PodSandboxFilter{LabelSelector: map[string]string{podspec.LabelPodUID: string(uid)}}})
+	if err != nil {
+		return 0, err
+	}
+	return len(resp.Items), nil
 }

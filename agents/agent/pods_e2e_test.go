@@ -29,6 +29,8 @@ func TestRealPods(t *testing.T) {
 		t.Run("ReadinessGatesEndpoints", func(t *testing.T) { t.Parallel(); readinessGates(t, c) })
 		t.Run("JobSucceedsAndFails", func(t *testing.T) { t.Parallel(); jobs(t, c) })
 		t.Run("DeletionSIGTERMAndGrace", func(t *testing.T) { t.Parallel(); deletion(t, c) })
+		t.Run("InitContainersInOrder", func(t *testing.T) { t.Parallel(); initContainers(t, c) })
+		t.Run("ServiceAccountToken", func(t *testing.T) { t.Parallel(); serviceAccountToken(t, c) })
 	})
 	t.Run("AgentRestartKeepsContainers", func(t *testing.T) { agentRestart(t, c) })
 }
@@ -339,9 +341,30 @@ func agentRestart(t *testing.T, c *cluster) {
 	if err != nil || len(before.Items) == 0 {
 		t.Fatalf("no web pods: %v", err)
 	}
+	create(t, c, busyboxPod("deleted-while-down", `trap 'exit 0' TERM; while true; do sleep 0.1; done`))
+	create(t, c, busyboxPod("forced-while-down", `trap 'exit 0' TERM; while true; do sleep 0.1; done`))
+	deleted := waitPod(t, c.Admin, "e2e", "deleted-while-down", 30*time.Second, "running", running)
+	forced := waitPod(t, c.Admin, "e2e", "forced-while-down", 30*time.Second, "running", running)
 	c.stopAgent()
+	if err := c.Admin.CoreV1().Pods("e2e").Delete(ctx, deleted.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Admin.CoreV1().Pods("e2e").Delete(ctx, forced.Name, metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))}); err != nil {
+		t.Fatal(err)
+	}
 	c.startAgent()
-	time.Sleep(2 * time.Second) // several relists and syncs of the adopted pods
+	// The pod deleted gracefully is stopped and its deletion finished; the
+	// one removed by force leaves a sandbox without a pod: removed too.
+	waitFor(t, 30*time.Second, "the pod deleted while the agent was down to be gone", func() (bool, error) {
+		_, err := c.Admin.CoreV1().Pods("e2e").Get(ctx, deleted.Name, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), err
+	})
+	for _, p := range []*corev1.Pod{deleted, forced} {
+		waitFor(t, 30*time.Second, "no sandbox of "+p.Name, func() (bool, error) {
+			n, err := c.sandboxes(p.UID)
+			return n == 0, fmt.Errorf("%d sandboxes, %v", n, err)
+		})
+	}
 	for _, old := range before.Items {
 		p := waitPod(t, c.Admin, "e2e", old.Name, 20*time.Second, "running and ready", func(p *corev1.Pod) bool { return running(p) && ready(p) })
 		was, now := old.Status.ContainerStatuses[0], p.Status.ContainerStatuses[0]
@@ -351,5 +374,55 @@ func agentRestart(t *testing.T, c *cluster) {
 		if _, err := httpGet("http://" + p.Status.PodIP + ":8080/"); err != nil {
 			t.Errorf("pod %s after the agent restart: %v", p.Name, err)
 		}
+	}
+}
+
+// Init containers run one after the other, to completion, before the app
+// container starts.
+func initContainers(t *testing.T, c *cluster) {
+	pod := busyboxPod("init", `test "$(cat /work/order)" = "one two" && trap 'exit 0' TERM && while true; do sleep 0.1; done`)
+	pod.Spec.Volumes = []corev1.Volume{{Name: "work", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	mount := []corev1.VolumeMount{{Name: "work", MountPath: "/work"}}
+	pod.Spec.Containers[0].VolumeMounts = mount
+	for _, name := range []string{"one", "two"} {
+		pod.Spec.InitContainers = append(pod.Spec.InitContainers, corev1.Container{Name: name, Image: busybox, ImagePullPolicy: corev1.PullIfNotPresent,
+			Command:      []string{"sh", "-c", `sleep 0.3; printf "%s" "$(cat /work/order 2>/dev/null) ` + name + `" | sed 's/^ //' > /work/order.new && mv /work/order.new /work/order`},
+			VolumeMounts: mount})
+	}
+	create(t, c, pod)
+	p := waitPod(t, c.Admin, "e2e", "init", 30*time.Second, "running", running)
+	for _, cs := range p.Status.InitContainerStatuses {
+		if term := cs.State.Terminated; term == nil || term.Reason != "Completed" || !cs.Ready {
+			t.Errorf("init container %s: %s", cs.Name, describe(p))
+		}
+	}
+	for _, cond := range p.Status.Conditions {
+		if cond.Type == corev1.PodInitialized && cond.Status != corev1.ConditionTrue {
+			t.Errorf("Initialized is %s", cond.Status)
+		}
+	}
+}
+
+// A projected ServiceAccount token volume (what ServiceAccount admission
+// injects) holds a token for the pod's ServiceAccount, the cluster CA and
+// the namespace.
+func serviceAccountToken(t *testing.T, c *cluster) {
+	const dir = "/var/run/secrets/kubernetes.io/serviceaccount"
+	pod := busyboxPod("token", `test -s `+dir+`/token && grep -q "BEGIN CERTIFICATE" `+dir+`/ca.crt && test "$(cat `+dir+`/namespace)" = e2e && echo token ok`)
+	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "kube-api-access", MountPath: dir, ReadOnly: true}}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "kube-api-access", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		DefaultMode: new(int32(0o644)),
+		Sources: []corev1.VolumeProjection{
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: new(int64(3607))}},
+			{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"}, Items: []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}}}},
+			{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{Path: "namespace", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}}}},
+		}}}}}
+	create(t, c, pod)
+	p := waitPod(t, c.Admin, "e2e", "token", 40*time.Second, "finished", func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+	})
+	if p.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("token checks failed: %s; log: %s", describe(p), c.containerLog(p, "main", 0))
 	}
 }
