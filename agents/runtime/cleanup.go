@@ -102,7 +102,7 @@ func removeAllPods(ctx context.Context, address string, log *slog.Logger) error 
 	var errs []error
 	for _, p := range pods.Items {
 		name := p.GetMetadata().GetNamespace() + "/" + p.GetMetadata().GetName()
-		if _, err := rs.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: p.Id}); err != nil {
+		if err := StopPodSandbox(ctx, rs, p.Id); err != nil {
 			log.Warn("stop pod sandbox failed; removing it anyway", "pod", name, "id", p.Id, "err", err)
 		}
 		if _, err := rs.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.Id}); err != nil {
@@ -423,4 +423,20 @@ func unmountBelow(dir string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// StopPodSandbox stops a pod sandbox through the CRI client rs, retrying
+// up to three attempts in all. A CNI teardown fails once on iptables-nft when
+// the pod's masquerade chain is already gone (the plugins' iptables library
+// does not read nft's "Chain '...' does not exist" as "not found"); the
+// plugin has removed the pod's interface by then, so the next attempt has
+// nothing left to tear down and succeeds.
+func StopPodSandbox(ctx context.Context, rs runtimeapi.RuntimeServiceClient, id string) error {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if _, err = rs.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err == nil {
+			return nil
+		}
+	}
+	return err
 }

@@ -242,10 +242,11 @@ func (c *Containerd) supervise() {
 // and waits for it.
 func (c *Containerd) spawn() (*process, error) {
 	cmd := exec.Command(c.binary, "--config", c.layout.ContainerdConfig)
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid:   true,            // a terminal's Ctrl-C reaches the agent, which stops containerd in order
-		Pdeathsig: syscall.SIGTERM, // an agent that dies takes its containerd down (pods stay)
-	}
+	// Setpgid: a terminal's Ctrl-C reaches the agent, which stops containerd
+	// in order. No Pdeathsig: Go delivers it when the forking OS thread
+	// exits, which can happen while the agent lives; a containerd orphaned by
+	// a crashed agent is stopped by the next Start instead (stopStale).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p := &process{cmd: cmd, exited: make(chan struct{}), tail: &lineTail{}}
 	out := &logWriter{log: c.log, tail: p.tail}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -256,7 +257,7 @@ func (c *Containerd) spawn() (*process, error) {
 		return nil, fmt.Errorf("start %s: %w", c.binary, err)
 	}
 	p.started = time.Now()
-	if err := os.WriteFile(c.layout.PIDFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(c.layout.PIDFile, []byte(fmt.Sprintf("%d %d\n", cmd.Process.Pid, os.Getpid())), 0o600); err != nil {
 		c.log.Warn("cannot write containerd pid file", "err", err)
 	}
 	go func() {
@@ -332,27 +333,27 @@ func DialCRI(address string) (*grpc.ClientConn, error) {
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20)))
 }
 
-// stopStale stops a containerd recorded in the pid file that still runs with
-// this layout's config and whose agent is gone (it was re-parented to init):
-// normally Pdeathsig takes containerd down with its agent. One whose agent
-// still runs is an error: two agents must not share a data dir.
+// stopStale stops a containerd recorded in the pid file ("<containerd pid>
+// <agent pid>") that still runs with this layout's config but whose agent
+// is gone (it was re-parented). One whose agent still runs is an error: two
+// agents must not share a data dir.
 func stopStale(layout Layout, log *slog.Logger) error {
 	b, err := os.ReadFile(layout.PIDFile)
 	if err != nil {
 		return nil
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
+	var pid, agent int
+	if n, _ := fmt.Sscan(string(b), &pid, &agent); n < 1 || pid <= 0 {
 		return nil
 	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil || !strings.Contains(string(cmdline), layout.ContainerdConfig) {
 		return nil // gone, or the pid now belongs to another program
 	}
-	if ppid := parentPID(pid); ppid != 1 {
+	if ppid := parentPID(pid); ppid == agent {
 		return fmt.Errorf("containerd pid %d, started by pid %d, already serves %s: is another berth agent running with this data dir?", pid, ppid, layout.Address)
 	}
-	log.Warn("stopping a containerd left running by an earlier agent", "pid", pid)
+	log.Warn("stopping a containerd left running by an agent that is gone", "pid", pid, "agent", agent)
 	_ = syscall.Kill(pid, syscall.SIGTERM)
 	if waitGone(pid, 10*time.Second) {
 		return nil
@@ -379,14 +380,28 @@ func parentPID(pid int) int {
 	return ppid
 }
 
-// waitGone polls until pid no longer exists (true) or timeout passes.
+// waitGone polls until pid has exited (true) or timeout passes. A zombie
+// counts as exited: reaping it is its parent's job.
 func waitGone(pid int, timeout time.Duration) bool {
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if syscall.Kill(pid, 0) != nil {
+		if processState(pid) == "" || processState(pid) == "Z" {
 			return true
 		}
 	}
 	return false
+}
+
+// processState is the state letter of pid from /proc (R, S, Z...; "" if gone).
+func processState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(fields) < 1 {
+		return ""
+	}
+	return fields[0]
 }
 
 // containerdLevel finds the level in a containerd log line (logrus text format).

@@ -2,8 +2,11 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -89,4 +92,57 @@ func TestSupervisorRestartsKilledContainerd(t *testing.T) {
 		t.Errorf("pid unchanged after restart")
 	}
 	criVersion(t, c.Address())
+}
+
+func TestStartWithoutContainerdNamesThePackage(t *testing.T) {
+	_, err := Start(context.Background(), Config{DataDir: t.TempDir(), Containerd: "containerd-not-installed-here", Log: testLogger(t)})
+	if err == nil || !strings.Contains(err.Error(), "apt-get install -y containerd") {
+		t.Fatalf("Start = %v, want the install hint", err)
+	}
+}
+
+func TestStartRefusesADataDirAnotherContainerdServes(t *testing.T) {
+	c := startContainerd(t)
+	_, err := Start(context.Background(), Config{DataDir: filepath.Dir(c.Layout().Dir), Log: testLogger(t)})
+	if err == nil || !strings.Contains(err.Error(), "another berth agent") {
+		t.Fatalf("second Start on the same data dir = %v, want a refusal", err)
+	}
+	criVersion(t, c.Address()) // the first one is unharmed
+	if c.Restarts() != 0 {
+		t.Errorf("first containerd restarted %d times", c.Restarts())
+	}
+}
+
+func TestStartStopsAContainerdWhoseAgentIsGone(t *testing.T) {
+	// A containerd started by a process that exited (an agent killed with
+	// SIGKILL): write the config with one Start, then run containerd from a
+	// shell that exits at once, as the crashed agent.
+	dataDir := t.TempDir()
+	c, err := Start(context.Background(), Config{DataDir: dataDir, Log: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Stop()
+	l := NewLayout(dataDir)
+	out, err := exec.Command("sh", "-c", `containerd --config "$1" >/dev/null 2>&1 & echo "$! $$" > "$2"`, "sh", l.ContainerdConfig, l.PIDFile).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	var orphan int
+	b, _ := os.ReadFile(l.PIDFile)
+	fmt.Sscan(string(b), &orphan)
+	for deadline := time.Now().Add(10 * time.Second); answers(context.Background(), l.Address) != nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("orphan containerd does not answer")
+		}
+	}
+	c2, err := Start(context.Background(), Config{DataDir: dataDir, Log: testLogger(t)})
+	if err != nil {
+		t.Fatalf("Start over an orphaned containerd: %v", err)
+	}
+	defer c2.Stop()
+	if !waitGone(orphan, 5*time.Second) {
+		t.Errorf("orphan containerd %d still runs", orphan)
+	}
+	criVersion(t, c2.Address())
 }

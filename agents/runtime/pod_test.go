@@ -394,3 +394,23 @@ func vmRSSKiB(t testing.TB, pid int) int {
 	t.Fatalf("no VmRSS in /proc/%d/status", pid)
 	return 0
 }
+
+func TestStopPodSandboxToleratesAVanishedCNIChain(t *testing.T) {
+	n := startNode(t)
+	p := n.runHello(t, "vanished")
+	ctx := context.Background()
+	// Someone removed the pod's iptables rules and chain behind CNI's back.
+	if err := removeCNIRules(ctx, n.network.Name, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := StopPodSandbox(ctx, n.rs, p.sandbox); err != nil {
+		t.Fatalf("StopPodSandbox: %v", err)
+	}
+	if _, err := n.rs.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.sandbox}); err != nil {
+		t.Fatalf("RemovePodSandbox: %v", err)
+	}
+	resp, err := n.rs.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
+	if err != nil || len(resp.Items) != 0 {
+		t.Errorf("sandboxes left: %v %v", resp, err)
+	}
+}
