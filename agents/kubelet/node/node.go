@@ -18,6 +18,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
@@ -314,7 +315,12 @@ func (n *Node) runStatus(ctx context.Context) {
 // and is not safe to call while Run runs.
 func (n *Node) UpdateStatus(ctx context.Context, now time.Time) (ready bool, err error) {
 	nodes := n.cfg.Client.CoreV1().Nodes()
+	// From the API server's cache, as kubelet reads it; a cache that has
+	// not seen the Node yet (just registered) sends us to etcd.
 	current, err := nodes.Get(ctx, n.cfg.Name, metav1.GetOptions{ResourceVersion: "0"})
+	if apierrors.IsNotFound(err) {
+		current, err = nodes.Get(ctx, n.cfg.Name, metav1.GetOptions{})
+	}
 	if err != nil {
 		return false, fmt.Errorf("reading node %s: %w", n.cfg.Name, err)
 	}

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -54,6 +55,7 @@ func testConfig(s *servertest.Server, name string, fake *fakeMachine) Config {
 		RuntimeVersion: version,
 		RuntimeHealthy: fake.healthy,
 		Measure:        fake.measure,
+		Log:            slog.New(slog.DiscardHandler),
 	}
 }
 
