@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -37,17 +38,22 @@ type Network struct {
 const conflistName = "10-berth.conflist"
 
 // WriteCNIConfig writes the bridge+portmap conflist of n into dir (the
-// Layout's CNIConfDir), replacing any earlier one atomically. containerd's
-// CRI plugin watches dir and uses it for the next pod.
+// Layout's CNIConfDir), replacing any earlier one atomically; an identical
+// file is left alone. containerd's CRI plugin watches dir and uses it for
+// the next pod (WaitNetworkReady waits for that).
 func WriteCNIConfig(dir string, n Network) error {
 	b, err := Conflist(n)
 	if err != nil {
 		return err
 	}
+	path := filepath.Join(dir, conflistName)
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, b) {
+		return nil
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, conflistName), b, 0o644)
+	return writeFileAtomic(path, b, 0o644)
 }
 
 // Conflist renders the CNI network configuration list of n: a bridge with

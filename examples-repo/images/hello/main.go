@@ -35,18 +35,7 @@ func main() {
 	addr := ":" + envOr("PORT", "8080")
 	unhealthyFile := envOr("UNHEALTHY_FILE", "/tmp/unhealthy")
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		if reason := unhealthy(unhealthyFile); reason != "" {
-			http.Error(w, "unhealthy: "+reason, http.StatusInternalServerError)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "hello from %s (version %s)\n", name, version)
-	})
-	srv := &http.Server{Addr: addr, Handler: logRequests(mux), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: addr, Handler: logRequests(newHandler(name, version, unhealthyFile)), ReadHeaderTimeout: 10 * time.Second}
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
@@ -67,6 +56,23 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Print("bye")
+}
+
+// newHandler answers / with the greeting and /healthz with ok, or 500 while
+// the service is made unhealthy (see unhealthy).
+func newHandler(name, version, unhealthyFile string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if reason := unhealthy(unhealthyFile); reason != "" {
+			http.Error(w, "unhealthy: "+reason, http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello from %s (version %s)\n", name, version)
+	})
+	return mux
 }
 
 // unhealthy says why /healthz should fail, or "" when it should pass.

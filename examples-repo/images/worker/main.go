@@ -1,12 +1,14 @@
 // Command worker is berth's demo batch job: it works for WORK_SECONDS
 // (default 3), printing a progress line every second, then exits with
-// EXIT_CODE (default 0). Build it into an image with
+// EXIT_CODE (default 0); SIGTERM stops it early with 143. Build it into an
+// image with
 //
 //	berth images build examples-repo/images/worker -t demo/worker:v1
 package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strconv"
@@ -15,42 +17,47 @@ import (
 )
 
 func main() {
-	seconds, err := intEnv("WORK_SECONDS", 3)
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	os.Exit(run(os.Getenv, os.Stdout, stop, tick.C))
+}
+
+// run does the work: one step per tick, WORK_SECONDS steps, and returns the
+// exit code.
+func run(getenv func(string) string, out io.Writer, stop <-chan os.Signal, tick <-chan time.Time) int {
+	seconds, err := intEnv(getenv, "WORK_SECONDS", 3)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
+		fmt.Fprintln(out, err)
+		return 2
 	}
-	code, err := intEnv("EXIT_CODE", 0)
+	code, err := intEnv(getenv, "EXIT_CODE", 0)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
+		fmt.Fprintln(out, err)
+		return 2
 	}
-	name := os.Getenv("POD_NAME")
+	name := getenv("POD_NAME")
 	if name == "" {
 		name, _ = os.Hostname()
 	}
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
-
-	fmt.Printf("worker %s: working for %ds\n", name, seconds)
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	fmt.Fprintf(out, "worker %s: working for %ds\n", name, seconds)
 	for done := 0; done < seconds; {
 		select {
 		case sig := <-stop:
-			fmt.Printf("worker %s: got %v after %d/%ds, stopping\n", name, sig, done, seconds)
-			os.Exit(143)
-		case <-tick.C:
+			fmt.Fprintf(out, "worker %s: got %v after %d/%ds, stopping\n", name, sig, done, seconds)
+			return 143
+		case <-tick:
 			done++
-			fmt.Printf("worker %s: %d/%d\n", name, done, seconds)
+			fmt.Fprintf(out, "worker %s: %d/%d\n", name, done, seconds)
 		}
 	}
-	fmt.Printf("worker %s: done, exiting with %d\n", name, code)
-	os.Exit(code)
+	fmt.Fprintf(out, "worker %s: done, exiting with %d\n", name, code)
+	return code
 }
 
-func intEnv(key string, def int) (int, error) {
-	v := os.Getenv(key)
+func intEnv(getenv func(string) string, key string, def int) (int, error) {
+	v := getenv(key)
 	if v == "" {
 		return def, nil
 	}
