@@ -62,6 +62,14 @@ func TestWriteCNIConfigReplacesAndCleanupReadsItBack(t *testing.T) {
 	if !strings.Contains(string(b), "10.244.2.0/24") {
 		t.Errorf("conflist not replaced:\n%s", b)
 	}
+	before, _ := os.Stat(filepath.Join(dir, entries[0].Name()))
+	if err := WriteCNIConfig(dir, Network{Name: "n1", Bridge: "br-n1", PodCIDR: "10.244.2.0/24", IPAMDir: "/ipam"}); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Stat(filepath.Join(dir, entries[0].Name()))
+	if !os.SameFile(before, after) {
+		t.Error("an identical conflist was rewritten (containerd reloads on every write)")
+	}
 	nets, err := readNetworks(dir)
 	if err != nil || len(nets) != 1 || nets[0].Name != "n1" || nets[0].Bridge != "br-n1" {
 		t.Errorf("readNetworks = %+v, %v", nets, err)
