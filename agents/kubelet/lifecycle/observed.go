@@ -8,8 +8,6 @@ package lifecycle
 import (
 	"sort"
 	"time"
-
-	"github.com/berth-io/berth/agents/kubelet/podspec"
 )
 
 // Sandbox is one of a pod's sandboxes as the runtime reports it.
@@ -101,5 +99,3 @@ func (o Observed) nextRestartCount(name, kind string) int {
 func (c Container) alive() bool {
 	return c.State == Running || c.State == Created || c.State == Unknown
 }
-
-var _ = podspec.KindApp
