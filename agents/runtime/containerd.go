@@ -140,14 +140,14 @@ func Start(ctx context.Context, cfg Config) (*Containerd, error) {
 			return nil, fmt.Errorf("runtime dir: %w", err)
 		}
 	}
-	if err := writeFileAtomic(layout.ContainerdConfig, conf, 0o600); err != nil {
-		return nil, err
-	}
 	if err := stopStale(layout, cfg.Log); err != nil {
 		return nil, err
 	}
 	if err := answers(ctx, layout.Address); err == nil {
 		return nil, fmt.Errorf("another containerd already serves %s (is berth agent already running with this data dir?)", layout.Address)
+	}
+	if err := writeFileAtomic(layout.ContainerdConfig, conf, 0o600); err != nil {
+		return nil, err
 	}
 
 	c := &Containerd{cfg: cfg, layout: layout, log: cfg.Log.With("component", "containerd"), binary: binary,
@@ -175,10 +175,13 @@ func (c *Containerd) Address() string { return c.layout.Address }
 // Layout is where this containerd keeps its files.
 func (c *Containerd) Layout() Layout { return c.layout }
 
-// PID is the pid of the current containerd process.
+// PID is the pid of the current containerd process (0 while a restart failed).
 func (c *Containerd) PID() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.proc.cmd == nil {
+		return 0
+	}
 	return c.proc.cmd.Process.Pid
 }
 
