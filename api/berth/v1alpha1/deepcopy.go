@@ -119,3 +119,13 @@ func (s *GitSourceSpec) DeepCopy() *GitSourceSpec {
 	s.DeepCopyInto(out)
 	return out
 }
+
+// DeepCopy returns a copy of s.
+func (s *GitSourceStatus) DeepCopy() *GitSourceStatus {
+	if s == nil {
+		return nil
+	}
+	out := new(GitSourceStatus)
+	s.DeepCopyInto(out)
+	return out
+}

@@ -1,0 +1,319 @@
+package gitsync
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+
+	berthv1alpha1 "github.com/berth-io/berth/api/berth/v1alpha1"
+	"github.com/berth-io/berth/reconciler/gitsync/health"
+	"github.com/berth-io/berth/reconciler/gitsync/manifest"
+	"github.com/berth-io/berth/reconciler/gitsync/plan"
+	"github.com/berth-io/berth/reconciler/gitsync/validate"
+)
+
+// applyOutcome is what applying a commit did.
+type applyOutcome struct {
+	applied     []Applied
+	errors      []berthv1alpha1.SyncError
+	pruned      int
+	pruneFailed bool
+}
+
+// ServiceAccountUser is the user name a ServiceAccount authenticates as
+// (Kubernetes' convention), which gitsync impersonates.
+func ServiceAccountUser(namespace, name string) string {
+	return "system:serviceaccount:" + namespace + ":" + name
+}
+
+// apply applies a validated commit: every object with server-side apply as
+// the source's ServiceAccount, step by step in plan order, then prunes
+// the source's objects that left git. Nothing is applied when an object's
+// kind is not served or the plan has errors; nothing is pruned when an
+// apply failed.
+func (c *Controller) apply(ctx context.Context, src *berthv1alpha1.GitSource, commit string, report *validate.Report, st *sourceState) applyOutcome {
+	var out applyOutcome
+	label := SourceLabelValue(src.Namespace, src.Name)
+	desired := make([]*unstructured.Unstructured, 0, len(report.Objects))
+	entries := make([]Applied, 0, len(report.Objects))
+	for _, o := range report.Objects {
+		m, err := c.mapping(o.GVK)
+		if err != nil {
+			out.errors = append(out.errors, syncError(o, "", fmt.Sprintf("the API server does not serve kind %s in %s: %v", o.GVK.Kind, o.GVK.GroupVersion(), err)))
+			continue
+		}
+		u := o.Object.DeepCopy()
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			if u.GetNamespace() == "" {
+				u.SetNamespace(src.Namespace)
+			}
+		} else {
+			u.SetNamespace("")
+		}
+		labels := u.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[SourceLabel] = label
+		u.SetLabels(labels)
+		annotations := u.GetAnnotations()
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		annotations[CommitAnnotation] = commit
+		annotations[FileAnnotation] = o.Pos.File
+		u.SetAnnotations(annotations)
+		desired = append(desired, u)
+		entries = append(entries, Applied{Desired: u, Ref: plan.RefOf(u), File: o.Pos.File, resource: m.Resource})
+	}
+	if len(out.errors) > 0 {
+		return out
+	}
+	kinds := map[schema.GroupVersionResource]bool{}
+	for _, e := range entries {
+		kinds[e.resource] = true
+	}
+	for _, e := range c.inventoryEntries(st, nil) {
+		kinds[e.resource] = true
+	}
+	live, err := c.listLive(ctx, label, kinds)
+	if err != nil {
+		out.errors = append(out.errors, berthv1alpha1.SyncError{Message: "listing the objects the source applied before: " + err.Error()})
+		return out
+	}
+	var liveRefs []plan.Ref
+	for _, objs := range live {
+		for _, u := range objs {
+			liveRefs = append(liveRefs, plan.RefOf(u))
+		}
+	}
+	p, planErrs := plan.Make(desired, liveRefs, src.Spec.PruneEnabled())
+	for _, e := range planErrs {
+		out.errors = append(out.errors, syncError(report.Objects[e.Index], e.Field, e.Message))
+	}
+	if len(out.errors) > 0 {
+		return out
+	}
+
+	client, err := c.impersonating(ServiceAccountUser(src.Namespace, src.Spec.ServiceAccountName))
+	if err != nil {
+		out.errors = append(out.errors, berthv1alpha1.SyncError{Message: err.Error()})
+		return out
+	}
+	for _, step := range p.Steps {
+		out.errors = append(out.errors, c.applyStep(ctx, client, step, entries, report.Objects)...)
+		if len(out.errors) > 0 {
+			return out // later steps may depend on what failed
+		}
+	}
+	out.applied = entries
+
+	for _, ref := range p.Prune {
+		if err := c.prune(ctx, client, ref); err != nil {
+			out.pruneFailed = true
+			out.errors = append(out.errors, berthv1alpha1.SyncError{Object: ref.String(), Message: "pruning: " + err.Error()})
+			continue
+		}
+		out.pruned++
+	}
+	return out
+}
+
+// applyStep applies entries[step...] concurrently.
+func (c *Controller) applyStep(ctx context.Context, client dynamic.Interface, step []int, entries []Applied, objs []*manifest.Object) []berthv1alpha1.SyncError {
+	var (
+		mu   sync.Mutex
+		errs []berthv1alpha1.SyncError
+		wg   sync.WaitGroup
+	)
+	next := make(chan int)
+	for range min(c.opts.ApplyWorkers, len(step)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := applyOne(ctx, client, entries[i]); err != nil {
+					mu.Lock()
+					errs = append(errs, syncError(objs[i], "", err.Error()))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, i := range step {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return errs
+}
+
+func applyOne(ctx context.Context, client dynamic.Interface, e Applied) error {
+	data, err := e.Desired.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	force := true
+	var r dynamic.ResourceInterface = client.Resource(e.resource)
+	if ns := e.Desired.GetNamespace(); ns != "" {
+		r = client.Resource(e.resource).Namespace(ns)
+	}
+	_, err = r.Patch(ctx, e.Desired.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
+	return err
+}
+
+func (c *Controller) prune(ctx context.Context, client dynamic.Interface, ref plan.Ref) error {
+	m, err := c.mapping(ref.GVK)
+	if err != nil {
+		return err
+	}
+	var r dynamic.ResourceInterface = client.Resource(m.Resource)
+	if ref.Namespace != "" {
+		r = client.Resource(m.Resource).Namespace(ref.Namespace)
+	}
+	background := metav1.DeletePropagationBackground
+	err = r.Delete(ctx, ref.Name, metav1.DeleteOptions{PropagationPolicy: &background})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// mapping finds where kind gvk is served, refreshing discovery once when
+// it is not known (a kind added since).
+func (c *Controller) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) {
+		c.mapper.Reset()
+		m, err = c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	return m, err
+}
+
+// listLive lists the objects of the given resources that carry the
+// source's label.
+func (c *Controller) listLive(ctx context.Context, label string, resources map[schema.GroupVersionResource]bool) (map[schema.GroupVersionResource][]*unstructured.Unstructured, error) {
+	out := make(map[schema.GroupVersionResource][]*unstructured.Unstructured, len(resources))
+	for gvr := range resources {
+		list, err := c.dynamic.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: SourceLabel + "=" + label})
+		if err != nil {
+			return nil, fmt.Errorf("listing %s: %w", gvr.GroupResource(), err)
+		}
+		objs := make([]*unstructured.Unstructured, len(list.Items))
+		for i := range list.Items {
+			objs[i] = &list.Items[i]
+		}
+		out[gvr] = objs
+	}
+	return out, nil
+}
+
+// inventoryEntries is what the source applied: the objects of the last
+// apply, or after a restart the inventory in status (without desired
+// objects). Entries whose kind is no longer served are left out.
+func (c *Controller) inventoryEntries(st *sourceState, status *berthv1alpha1.GitSourceStatus) []Applied {
+	if st.desired != nil || status == nil {
+		return st.desired
+	}
+	out := make([]Applied, 0, len(status.Inventory))
+	for _, inv := range status.Inventory {
+		gvk := schema.FromAPIVersionAndKind(inv.APIVersion, inv.Kind)
+		m, err := c.mapping(gvk)
+		if err != nil {
+			continue
+		}
+		out = append(out, Applied{Ref: plan.Ref{GVK: gvk, Namespace: inv.Namespace, Name: inv.Name}, File: inv.File, resource: m.Resource})
+	}
+	return out
+}
+
+// observe evaluates the health of what the source applied, fills the
+// inventory and asks the Observe hook for drift.
+func (c *Controller) observe(ctx context.Context, a *attempt) []Applied {
+	entries := c.inventoryEntries(a.st, a.status)
+	if len(entries) == 0 {
+		a.status.Inventory = nil
+		if a.status.LastAppliedCommit != "" {
+			a.status.Health = berthv1alpha1.HealthHealthy
+		}
+		return nil
+	}
+	label := SourceLabelValue(a.src.Namespace, a.src.Name)
+	kinds := map[schema.GroupVersionResource]bool{}
+	services := false
+	for _, e := range entries {
+		kinds[e.resource] = true
+		services = services || e.Ref.GVK.GroupKind() == schema.GroupKind{Kind: "Service"}
+	}
+	live, err := c.listLive(ctx, label, kinds)
+	if err != nil {
+		c.log.Info("cannot evaluate health", "source", a.src.Namespace+"/"+a.src.Name, "err", err)
+		return entries
+	}
+	index := map[string]*unstructured.Unstructured{}
+	for gvr, objs := range live {
+		for _, u := range objs {
+			index[gvr.String()+"/"+u.GetNamespace()+"/"+u.GetName()] = u
+		}
+	}
+	var endpoints health.Endpoints
+	if services {
+		endpoints, err = c.readyEndpoints(ctx)
+		if err != nil {
+			c.log.Info("cannot read EndpointSlices", "err", err)
+		}
+	}
+	out := make([]Applied, len(entries))
+	results := make([]health.Result, len(entries))
+	inventory := make([]berthv1alpha1.InventoryEntry, len(entries))
+	for i, e := range entries {
+		e.Live = index[e.resource.String()+"/"+e.Ref.Namespace+"/"+e.Ref.Name]
+		e.Health = health.Of(e.Live, endpoints)
+		out[i], results[i] = e, e.Health
+		inventory[i] = berthv1alpha1.InventoryEntry{
+			APIVersion: e.Ref.GVK.GroupVersion().String(), Kind: e.Ref.GVK.Kind, Namespace: e.Ref.Namespace, Name: e.Ref.Name,
+			File: e.File, Health: e.Health.Status, Message: e.Health.Message,
+		}
+	}
+	a.status.Inventory = inventory
+	a.status.Health = health.Aggregate(results)
+	if h := c.opts.Hooks.Observe; h != nil {
+		a.status.Drift = h(ctx, a.src, out)
+	}
+	return out
+}
+
+// readyEndpoints counts the ready endpoints of every Service from its
+// EndpointSlices.
+func (c *Controller) readyEndpoints(ctx context.Context) (health.Endpoints, error) {
+	slices, err := c.client.DiscoveryV1().EndpointSlices("").List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name"})
+	if err != nil {
+		return nil, err
+	}
+	counts := map[string]int{}
+	for _, s := range slices.Items {
+		key := s.Namespace + "/" + s.Labels["kubernetes.io/service-name"]
+		for _, ep := range s.Endpoints {
+			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
+				counts[key] += len(ep.Addresses)
+			}
+		}
+	}
+	return func(namespace, name string) int { return counts[namespace+"/"+name] }, nil
+}
+
+func syncError(o *manifest.Object, field, message string) berthv1alpha1.SyncError {
+	pos := o.Pos
+	if field != "" {
+		pos = o.FieldPosition(field)
+	}
+	return berthv1alpha1.SyncError{File: pos.File, Line: pos.Line, Column: pos.Column, Object: o.String(), Field: field, Message: message}
+}
