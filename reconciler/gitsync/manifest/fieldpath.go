@@ -62,7 +62,19 @@ func locate(n *yamlv3.Node, segs []segment, at *yamlv3.Node) *yamlv3.Node {
 func locateFound(n *yamlv3.Node, segs []segment, at *yamlv3.Node, want func(*yamlv3.Node) bool) (*yamlv3.Node, bool) {
 	n = deref(n)
 	if len(segs) == 0 {
-		return at, want == nil || want(n)
+		if want == nil || want(n) {
+			return at, true
+		}
+		// encoding/json names a map's field, not the key whose value has
+		// the wrong type: find the first such value.
+		if n.Kind == yamlv3.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if want(deref(n.Content[i+1])) {
+					return n.Content[i], true
+				}
+			}
+		}
+		return at, false
 	}
 	seg := segs[0]
 	switch {

@@ -119,51 +119,73 @@ func plan(fsys fs.FS, root string, opts Options) ([]job, []Error) {
 		}
 		return []job{{path: root}}, nil
 	}
-	skip := map[string]bool{}
+	w := walker{fsys: fsys, root: root, skip: map[string]bool{}}
 	for _, s := range opts.Skip {
-		skip[path.Join(root, s)] = true
+		w.skip[path.Join(root, s)] = true
 	}
-	var jobs []job
-	var errs []Error
-	var patterns []gitignore.Pattern
-	err = fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			errs = append(errs, Error{Pos: Position{File: p}, Message: "cannot read: " + unwrapPathError(err)})
-			return nil
-		}
-		rel := relative(root, p)
-		if p != root {
-			if strings.HasPrefix(d.Name(), ".") || skip[p] ||
-				gitignore.NewMatcher(patterns).Match(rel, d.IsDir()) {
-				if d.IsDir() {
-					return fs.SkipDir
-				}
-				return nil
-			}
-		}
-		if !d.IsDir() {
-			if isManifestFile(p) && isRegular(fsys, p, d) {
-				jobs = append(jobs, job{path: p})
-			}
-			return nil
-		}
-		ps, ierr := readIgnoreFile(fsys, p, rel)
-		if ierr != nil {
-			errs = append(errs, *ierr)
-		}
-		patterns = append(patterns, ps...)
-		for _, k := range KustomizationFiles {
-			if _, err := fs.Stat(fsys, path.Join(p, k)); err == nil {
-				jobs = append(jobs, job{path: p, kustomize: true, kfile: path.Join(p, k)})
-				return fs.SkipDir
-			}
-		}
-		return nil
-	})
+	w.dir(root, nil)
+	return w.jobs, w.errs
+}
+
+// walker lists the jobs below a root. It reads each directory once: the
+// listing says whether it holds a kustomization or a .berthignore file.
+type walker struct {
+	fsys     fs.FS
+	root     string
+	skip     map[string]bool
+	patterns []gitignore.Pattern
+	jobs     []job
+	errs     []Error
+}
+
+// dir visits directory p, whose path below the root is rel.
+func (w *walker) dir(p string, rel []string) {
+	entries, err := fs.ReadDir(w.fsys, p)
 	if err != nil {
-		errs = append(errs, Error{Pos: Position{File: root}, Message: "cannot read: " + err.Error()})
+		w.errs = append(w.errs, Error{Pos: Position{File: p}, Message: "cannot read: " + unwrapPathError(err)})
+		return
 	}
-	return jobs, errs
+	for _, k := range KustomizationFiles {
+		if hasEntry(entries, k) {
+			kfile := path.Join(p, k)
+			w.jobs = append(w.jobs, job{path: p, kustomize: true, kfile: kfile})
+			return
+		}
+	}
+	saved := len(w.patterns)
+	if hasEntry(entries, IgnoreFile) {
+		ps, err := readIgnoreFile(w.fsys, p, rel)
+		if err != nil {
+			w.errs = append(w.errs, *err)
+		}
+		w.patterns = append(w.patterns, ps...)
+	}
+	var matcher gitignore.Matcher
+	if len(w.patterns) > 0 {
+		matcher = gitignore.NewMatcher(w.patterns)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		child := path.Join(p, name)
+		childRel := append(rel[:len(rel):len(rel)], name)
+		if strings.HasPrefix(name, ".") || w.skip[child] || (matcher != nil && matcher.Match(childRel, e.IsDir())) {
+			continue
+		}
+		switch {
+		case e.IsDir():
+			w.dir(child, childRel)
+		case isManifestFile(name) && isRegular(w.fsys, child, e):
+			w.jobs = append(w.jobs, job{path: child})
+		}
+	}
+	// A directory's patterns apply only below it.
+	w.patterns = w.patterns[:saved]
+}
+
+// hasEntry reports whether a sorted directory listing has name.
+func hasEntry(entries []fs.DirEntry, name string) bool {
+	_, found := slices.BinarySearchFunc(entries, name, func(e fs.DirEntry, name string) int { return strings.Compare(e.Name(), name) })
+	return found
 }
 
 // readFile reads and decodes one manifest file.
@@ -196,18 +218,6 @@ func readIgnoreFile(fsys fs.FS, dir string, rel []string) ([]gitignore.Pattern, 
 		ps = append(ps, gitignore.ParsePattern(line, rel))
 	}
 	return ps, nil
-}
-
-// relative splits p, a path at or below root, into its components below
-// root (none for root itself).
-func relative(root, p string) []string {
-	if root != "." {
-		p = strings.TrimPrefix(strings.TrimPrefix(p, root), "/")
-	}
-	if p == "" || p == "." {
-		return nil
-	}
-	return strings.Split(p, "/")
 }
 
 // isManifestFile reports whether name is read as manifests.
