@@ -7,19 +7,31 @@ import (
 )
 
 // BenchmarkPodLifecycle measures the raw CRI floor of this machine: each
-// iteration runs a hello pod on the bridge network (RunPodSandbox,
-// CreateContainer, StartContainer), waits until it answers HTTP, then stops
-// and removes it. Run with -benchtime=20x; it reports p50 and p99 per step.
+// iteration runs a hello pod (RunPodSandbox, CreateContainer,
+// StartContainer), waits until it answers HTTP, then stops and removes it;
+// once on the bridge network, once with hostNetwork. Run with
+// -benchtime=20x; it reports p50 and p99 per step.
 func BenchmarkPodLifecycle(b *testing.B) {
 	n := startNode(b)
-	var all []podTimes
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		p := n.runHello(b, "bench-"+randomHex(3))
-		n.remove(b, p)
-		all = append(all, p.times)
+	for _, hostNetwork := range []bool{false, true} {
+		name := "podNetwork"
+		if hostNetwork {
+			name = "hostNetwork"
+		}
+		b.Run(name, func(b *testing.B) {
+			var all []podTimes
+			for b.Loop() {
+				p := n.runHelloOn(b, "bench-"+randomHex(3), hostNetwork)
+				n.remove(b, p)
+				all = append(all, p.times)
+			}
+			reportPercentiles(b, all)
+		})
 	}
-	b.StopTimer()
+}
+
+// reportPercentiles reports the p50 and p99 of each step of the pods' lives.
+func reportPercentiles(b *testing.B, all []podTimes) {
 	steps := []struct {
 		name string
 		get  func(podTimes) time.Duration
@@ -42,6 +54,7 @@ func BenchmarkPodLifecycle(b *testing.B) {
 	}
 }
 
+// percentile is the p-th percentile (nearest rank) of sorted durations.
 func percentile(sorted []time.Duration, p int) time.Duration {
 	if len(sorted) == 0 {
 		return 0

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -131,16 +132,27 @@ type pod struct {
 
 // sandbox runs a pod sandbox with the pod network and returns its id and config.
 func (n *node) sandbox(t testing.TB, name string) (string, *runtimeapi.PodSandboxConfig) {
+	return n.sandboxOn(t, name, false)
+}
+
+// sandboxOn runs a pod sandbox on the pod network or, with hostNetwork, in
+// the node's network namespace (without a hostname: runc cannot set one
+// without a private UTS namespace).
+func (n *node) sandboxOn(t testing.TB, name string, hostNetwork bool) (string, *runtimeapi.PodSandboxConfig) {
 	t.Helper()
 	uid := randomHex(8)
+	network, hostname := runtimeapi.NamespaceMode_POD, name
+	if hostNetwork {
+		network, hostname = runtimeapi.NamespaceMode_NODE, ""
+	}
 	cfg := &runtimeapi.PodSandboxConfig{
 		Metadata:     &runtimeapi.PodSandboxMetadata{Name: name, Namespace: "default", Uid: uid},
-		Hostname:     name,
+		Hostname:     hostname,
 		LogDirectory: filepath.Join(n.cfg.DataDir, "pods", uid),
 		Linux: &runtimeapi.LinuxPodSandboxConfig{
 			CgroupParent: n.cfg.CgroupParent + "/pod" + uid,
 			SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
-				NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_POD, Pid: runtimeapi.NamespaceMode_CONTAINER},
+				NamespaceOptions: &runtimeapi.NamespaceOption{Network: network, Pid: runtimeapi.NamespaceMode_CONTAINER},
 			},
 		},
 	}
@@ -167,19 +179,29 @@ func (n *node) container(t testing.TB, sandbox string, sandboxCfg *runtimeapi.Po
 
 // runHello runs a pod with one hello container and waits until it serves HTTP.
 func (n *node) runHello(t testing.TB, name string) *pod {
+	return n.runHelloOn(t, name, false)
+}
+
+// runHelloOn is runHello on the pod network or, with hostNetwork, on the
+// node's (hello then listens on a free port of 127.0.0.1's).
+func (n *node) runHelloOn(t testing.TB, name string, hostNetwork bool) *pod {
 	t.Helper()
+	port := "8080"
+	if hostNetwork {
+		port = freePort(t)
+	}
 	ctx := context.Background()
 	p := &pod{name: name}
 	t0 := time.Now()
 	var sandboxCfg *runtimeapi.PodSandboxConfig
-	p.sandbox, sandboxCfg = n.sandbox(t, name)
+	p.sandbox, sandboxCfg = n.sandboxOn(t, name, hostNetwork)
 	t1 := time.Now()
 	created, err := n.rs.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
 		PodSandboxId: p.sandbox,
 		Config: &runtimeapi.ContainerConfig{
 			Metadata: &runtimeapi.ContainerMetadata{Name: "hello"},
 			Image:    &runtimeapi.ImageSpec{Image: helloImage},
-			Envs:     []*runtimeapi.KeyValue{{Key: "POD_NAME", Value: []byte(name)}, {Key: "VERSION", Value: []byte("v1")}},
+			Envs:     []*runtimeapi.KeyValue{{Key: "POD_NAME", Value: []byte(name)}, {Key: "VERSION", Value: []byte("v1")}, {Key: "PORT", Value: []byte(port)}},
 			LogPath:  "hello.log",
 			Linux:    &runtimeapi.LinuxContainerConfig{},
 		},
@@ -199,11 +221,16 @@ func (n *node) runHello(t testing.TB, name string) *pod {
 		t.Fatal(err)
 	}
 	p.ip = st.GetStatus().GetNetwork().GetIp()
-	if !netip.MustParsePrefix(n.network.PodCIDR).Contains(netip.MustParseAddr(p.ip)) {
+	switch {
+	case hostNetwork && p.ip != "":
+		t.Fatalf("hostNetwork pod has IP %q, want none", p.ip)
+	case hostNetwork:
+		p.ip = "127.0.0.1"
+	case !netip.MustParsePrefix(n.network.PodCIDR).Contains(netip.MustParseAddr(p.ip)):
 		t.Fatalf("pod IP %q not in the pod CIDR %s", p.ip, n.network.PodCIDR)
 	}
 	want := fmt.Sprintf("hello from %s (version v1)\n", name)
-	if got := httpGet(t, "http://"+p.ip+":8080/", 10*time.Second); got != want {
+	if got := httpGet(t, "http://"+net.JoinHostPort(p.ip, port)+"/", 10*time.Second); got != want {
 		t.Fatalf("GET pod %s: %q, want %q", name, got, want)
 	}
 	p.times = podTimes{run: t1.Sub(t0), create: t2.Sub(t1), start: t3.Sub(t2), serve: time.Since(t3)}
@@ -223,6 +250,17 @@ func (n *node) remove(t testing.TB, p *pod) {
 		t.Fatalf("RemovePodSandbox %s: %v", p.name, err)
 	}
 	p.times.stop, p.times.remove = t1.Sub(t0), time.Since(t1)
+}
+
+// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
+func freePort(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
 }
 
 // httpGet polls url until it answers 200 or timeout passes, and returns the body.
@@ -413,4 +451,10 @@ func TestStopPodSandboxToleratesAVanishedCNIChain(t *testing.T) {
 	if err != nil || len(resp.Items) != 0 {
 		t.Errorf("sandboxes left: %v %v", resp, err)
 	}
+}
+
+func TestHostNetworkPodServesOnTheNode(t *testing.T) {
+	n := startNode(t)
+	p := n.runHelloOn(t, "on-node", true)
+	n.remove(t, p)
 }
