@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -30,6 +31,9 @@ type Commit struct {
 	// Report holds the rendered objects, the files read and the
 	// repository's policy.
 	Report *validate.Report
+	// Repo holds the commit (the repository itself when local, else the
+	// fetch cache).
+	Repo *git.Repository
 }
 
 // Applied is one object of a source's inventory.
@@ -213,7 +217,7 @@ func (c *Controller) fetchAndApply(ctx context.Context, a *attempt) error {
 		return nil
 	}
 	if h := c.opts.Hooks.Validated; h != nil {
-		if err := h(ctx, src, Commit{SHA: commit, Report: report}); err != nil {
+		if err := h(ctx, src, Commit{SHA: commit, Report: report, Repo: res.Repo}); err != nil {
 			msg := fmt.Sprintf("commit %s: %v; nothing was applied%s", berthv1alpha1.ShortCommit(commit), err, keeping(a.status.LastAppliedCommit))
 			a.fail(ReasonValidationFailed, msg, berthv1alpha1.SyncError{Message: err.Error()})
 			c.warnOnce(a, ReasonValidationFailed, msg)
