@@ -112,7 +112,10 @@ func Service(svc *v1.Service, slicesOf []*discoveryv1.EndpointSlice, node Node) 
 		return m
 	}
 	clusterIP, err := netip.ParseAddr(svc.Spec.ClusterIP)
-	hasClusterIP := err == nil && clusterIP.Is4()
+	if err != nil || !clusterIP.Is4() {
+		// Headless, or not IPv4: the pick maps are keyed by ClusterIP.
+		return m
+	}
 	affinity := time.Duration(0)
 	if svc.Spec.SessionAffinity == v1.ServiceAffinityClientIP {
 		affinity = DefaultAffinityTimeout
@@ -134,17 +137,15 @@ func Service(svc *v1.Service, slicesOf []*discoveryv1.EndpointSlice, node Node) 
 		eps, localEps := endpoints(sp, slicesOf, node.Name)
 		svcChain := chainName("service", key)
 		b := portBuilder{m: m, key: key, affinity: affinity}
-		if hasClusterIP {
-			k := ServiceKey(clusterIP, proto, uint16(sp.Port))
-			if len(eps) == 0 {
-				b.element(SetNoEndpointServices, Element{Key: k, Chain: ChainReject})
-			} else {
-				b.element(SetServiceIPs, Element{Key: k, Chain: svcChain})
-			}
+		k := ServiceKey(clusterIP, proto, uint16(sp.Port))
+		if len(eps) == 0 {
+			b.element(SetNoEndpointServices, Element{Key: k, Chain: ChainReject})
+		} else {
+			b.element(SetServiceIPs, Element{Key: k, Chain: svcChain})
 		}
 		if len(eps) > 0 {
 			var rules []Rule
-			if node.ClusterCIDR.IsValid() && hasClusterIP {
+			if node.ClusterCIDR.IsValid() {
 				rules = append(rules, NewRule(MatchPrefix{Field: DstAddr, Prefix: netip.PrefixFrom(clusterIP, 32)},
 					MatchPrefix{Field: SrcAddr, Prefix: node.ClusterCIDR, Not: true}, Verdict{Kind: Jump, Chain: ChainMarkMasq}))
 			}
@@ -153,7 +154,7 @@ func Service(svc *v1.Service, slicesOf []*discoveryv1.EndpointSlice, node Node) 
 		if sp.NodePort <= 0 || svc.Spec.Type == v1.ServiceTypeClusterIP {
 			continue
 		}
-		k := PortKey(proto, uint16(sp.NodePort))
+		k = PortKey(proto, uint16(sp.NodePort))
 		if len(eps) == 0 {
 			b.element(SetNoEndpointNodePort, Element{Key: k, Chain: ChainReject})
 			continue
@@ -197,33 +198,38 @@ var sharedKinds = map[string]SetKind{
 	SetNoEndpointNodePort: PortMap, SetNodePortIPs: AddrSet, SetHairpin: AddrPairSet,
 }
 
-// pick returns the rules that DNAT to one of eps: one rule picking at
-// random, or with ClientIP affinity, a rule per endpoint that sends a known
-// client back to its endpoint's chain, then a random pick among the
-// endpoint chains (each records the client in its affinity set).
+// pick returns the rules that DNAT to one of eps, each with probability
+// 1/len(eps) (see Random); with ClientIP affinity, first a rule per
+// endpoint that sends a known client back to its endpoint's chain, and the
+// random pick goes to endpoint chains, which record the client in their
+// affinity set.
 func (b portBuilder) pick(eps []netip.AddrPort) []Rule {
 	for _, ep := range eps {
 		k := AddrPairKey(ep.Addr(), ep.Addr())
 		b.element(SetHairpin, Element{Key: k})
 	}
-	if b.affinity == 0 {
-		return []Rule{NewRule(DNAT{To: eps})}
-	}
-	rules := make([]Rule, 0, len(eps)+1)
-	chains := make([]string, len(eps))
+	var sticky, random []Rule
 	for i, ep := range eps {
-		id := b.key + "__" + ep.String()
-		chain := chainName("endpoint", id)
-		set := chainName("affinity", fmt.Sprintf("%s/%d", id, int(b.affinity.Seconds())))
-		b.m.Sets[set] = Set{Name: set, Kind: AffinitySet, Timeout: b.affinity}
-		b.m.Chains[chain] = Chain{Name: chain, Rules: []Rule{
-			NewRule(UpdateSet{Key: KeySrcAddr, Set: set}),
-			NewRule(DNAT{To: []netip.AddrPort{ep}}),
-		}}
-		rules = append(rules, NewRule(MatchSet{Key: KeySrcAddr, Set: set}, Verdict{Kind: Goto, Chain: chain}))
-		chains[i] = chain
+		target := Stmt(DNAT{To: ep})
+		if b.affinity > 0 {
+			id := b.key + "__" + ep.String()
+			chain := chainName("endpoint", id)
+			aff := chainName("affinity", fmt.Sprintf("%s/%d", id, int(b.affinity.Seconds())))
+			b.m.Sets[aff] = Set{Name: aff, Kind: AffinitySet, Timeout: b.affinity}
+			b.m.Chains[chain] = Chain{Name: chain, Rules: []Rule{
+				NewRule(UpdateSet{Key: KeySrcAddr, Set: aff}),
+				NewRule(DNAT{To: ep}),
+			}}
+			sticky = append(sticky, NewRule(MatchSet{Key: KeySrcAddr, Set: aff}, Verdict{Kind: Goto, Chain: chain}))
+			target = Verdict{Kind: Goto, Chain: chain}
+		}
+		if left := len(eps) - i; left > 1 {
+			random = append(random, NewRule(Random{N: left}, target))
+		} else {
+			random = append(random, NewRule(target))
+		}
 	}
-	return append(rules, NewRule(RandomGoto{Chains: chains}))
+	return append(sticky, random...)
 }
 
 // endpoints returns the addresses that serve port sp: the ready ones, or
@@ -365,4 +371,10 @@ func AddrKey(ip netip.Addr) string {
 func AddrPairKey(a, b netip.Addr) string {
 	x, y := a.As4(), b.As4()
 	return string(x[:]) + string(y[:])
+}
+
+// IsShared reports whether name is one of the base model's shared sets.
+func IsShared(name string) bool {
+	_, ok := sharedKinds[name]
+	return ok
 }

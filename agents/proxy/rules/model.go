@@ -101,7 +101,7 @@ type Set struct {
 	// Timeout is the element timeout of an AffinitySet.
 	Timeout time.Duration
 	// Shared sets exist in the base model; a Service's model only
-	// contributes elements to them, so a diff never creates or deletes one.
+	// contributes elements to them, so a diff never deletes one.
 	Shared   bool
 	Elements map[string]Element
 }
@@ -168,9 +168,7 @@ func Diff(observed, desired Model) Plan {
 			ok = false
 		}
 		if !ok {
-			if !want.Shared {
-				p.AddSets = append(p.AddSets, withoutElements(want))
-			}
+			p.AddSets = append(p.AddSets, withoutElements(want))
 			have = Set{}
 		}
 		if want.Kind == AffinitySet {

@@ -169,9 +169,7 @@ func dnatTargets(m Model, chain string) []string {
 	for _, r := range m.Chains[chain].Rules {
 		for _, s := range r.Stmts {
 			if d, ok := s.(DNAT); ok {
-				for _, to := range d.To {
-					out = append(out, to.String())
-				}
+				out = append(out, d.To.String())
 			}
 		}
 	}
@@ -280,7 +278,8 @@ func TestServiceAffinity(t *testing.T) {
 	}), []*discoveryv1.EndpointSlice{slice(ep{ip: "10.244.0.2", ready: true}, ep{ip: "10.244.0.3", ready: true})}, Node{})
 	svcChain := chainWithPrefix(m, "service-")
 	rules := m.Chains[svcChain].Rules
-	if len(rules) != 3 || !strings.HasPrefix(rules[0].String(), "ip saddr @affinity-") || !strings.HasPrefix(rules[2].String(), "numgen random mod 2 vmap") {
+	if len(rules) != 4 || !strings.HasPrefix(rules[0].String(), "ip saddr @affinity-") || !strings.HasPrefix(rules[2].String(), "numgen random mod 2 == 0 goto endpoint-") ||
+		!strings.HasPrefix(rules[3].String(), "goto endpoint-") {
 		t.Fatalf("affinity service chain %v: want a lookup per endpoint, then a random pick", rules)
 	}
 	var affinity int
