@@ -170,19 +170,18 @@ func (r *Reporter) Report(ctx context.Context, sha string, st Status) error {
 
 // OwnerRepo takes the owner and repository name from a clone URL:
 // https://github.com/OWNER/REPO(.git), ssh://git@host/OWNER/REPO.git or
-// git@host:OWNER/REPO.git.
+// git@host:OWNER/REPO.git. For a local path or file:// URL (a mirror) the
+// last two directories are taken.
 func OwnerRepo(repoURL string) (owner, repo string, err error) {
 	p := repoURL
-	if u, perr := url.Parse(repoURL); perr == nil && u.Scheme != "" && u.Host != "" {
+	if u, perr := url.Parse(repoURL); perr == nil && u.Scheme != "" && (u.Host != "" || u.Scheme == "file") {
 		p = u.Path
-	} else if _, after, ok := strings.Cut(repoURL, ":"); ok && !strings.Contains(repoURL, "://") {
+	} else if _, after, ok := strings.Cut(repoURL, ":"); ok && !strings.Contains(repoURL, "://") && !strings.HasPrefix(repoURL, "/") {
 		p = after // scp-like git@host:owner/repo.git
-	} else {
-		return "", "", fmt.Errorf("repository %q: commit statuses need a hosted repository URL (https://host/OWNER/REPO or git@host:OWNER/REPO)", repoURL)
 	}
 	parts := strings.Split(strings.Trim(strings.TrimSuffix(strings.Trim(p, "/"), ".git"), "/"), "/")
 	if len(parts) < 2 || parts[len(parts)-2] == "" || parts[len(parts)-1] == "" {
-		return "", "", fmt.Errorf("repository %q: no OWNER/REPO in its path", repoURL)
+		return "", "", fmt.Errorf("repository %q: no OWNER/REPO in its path (https://host/OWNER/REPO or git@host:OWNER/REPO)", repoURL)
 	}
 	return parts[len(parts)-2], parts[len(parts)-1], nil
 }

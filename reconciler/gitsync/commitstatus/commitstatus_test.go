@@ -80,8 +80,8 @@ func TestReportErrors(t *testing.T) {
 	if _, err := New(Config{API: srv.URL, Repo: "https://github.com/acme/apps"}); err == nil {
 		t.Error("no token accepted")
 	}
-	if _, err := New(Config{API: srv.URL, Token: "t", Repo: "/srv/git/apps"}); err == nil {
-		t.Error("local repository accepted")
+	if _, err := New(Config{API: srv.URL, Token: "t", Repo: "/apps"}); err == nil {
+		t.Error("a repository without an owner accepted")
 	}
 }
 
@@ -93,13 +93,15 @@ func TestOwnerRepo(t *testing.T) {
 		{"ssh://git@github.com/acme/apps.git", "acme", "apps"},
 		{"git@github.com:acme/apps.git", "acme", "apps"},
 		{"https://gitea.example/org/sub/apps", "sub", "apps"},
+		{"/srv/mirrors/acme/apps.git", "acme", "apps"},
+		{"file:///srv/mirrors/acme/apps", "acme", "apps"},
 	} {
 		owner, repo, err := OwnerRepo(tt.url)
 		if err != nil || owner != tt.owner || repo != tt.repo {
 			t.Errorf("OwnerRepo(%q) = %q, %q, %v; want %q, %q", tt.url, owner, repo, err, tt.owner, tt.repo)
 		}
 	}
-	for _, bad := range []string{"/srv/git/apps", "https://github.com/apps", "file:///srv/apps"} {
+	for _, bad := range []string{"/apps", "https://github.com/apps", "file:///apps", "git@github.com:apps"} {
 		if _, _, err := OwnerRepo(bad); err == nil {
 			t.Errorf("OwnerRepo(%q) succeeded", bad)
 		}
