@@ -312,6 +312,11 @@ func waitReady(ctx context.Context, address string, p *process, timeout time.Dur
 	}
 }
 
+// ServesCRI reports whether the containerd socket at address serves CRI
+// runtime.v1 (berth's managed containerd does; one configured without the
+// CRI plugin does not).
+func ServesCRI(ctx context.Context, address string) bool { return answers(ctx, address) == nil }
+
 // answers asks the CRI runtime service on the socket at address for its version.
 func answers(ctx context.Context, address string) error {
 	if _, err := os.Stat(address); err != nil {

@@ -81,13 +81,14 @@ func ensureImage(ctx context.Context, address, ref string, build func() (v1.Imag
 			return err
 		}
 	}
-	return waitCRIImage(ctx, address, ref)
+	return WaitCRIImage(ctx, address, ref)
 }
 
-// waitCRIImage waits until the CRI image service knows ref: the CRI plugin
-// learns of imports through events, and a sandbox image it does not know
-// would make it try a pull.
-func waitCRIImage(ctx context.Context, address, ref string) error {
+// WaitCRIImage waits until the CRI image service on the containerd socket
+// at address knows the image ref: the CRI plugin learns of imports through
+// events, a moment later, and an image it does not know yet would make it
+// try a pull (which fails: no registry).
+func WaitCRIImage(ctx context.Context, address, ref string) error {
 	conn, err := DialCRI(address)
 	if err != nil {
 		return err

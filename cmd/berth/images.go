@@ -106,11 +106,21 @@ func newImagesImportCommand() *cobra.Command {
 			}
 			defer store.Close()
 			out := cmd.OutOrStdout()
+			// With CRI on the socket, wait until it lists each image, so a pod
+			// created right after this command finds it.
+			cri := runtime.ServesCRI(cmd.Context(), address)
 			for _, file := range args {
 				start := time.Now()
 				names, err := store.ImportFile(cmd.Context(), file)
 				if err != nil {
 					return err
+				}
+				for _, name := range names {
+					if cri {
+						if err := runtime.WaitCRIImage(cmd.Context(), address, name); err != nil {
+							return err
+						}
+					}
 				}
 				fmt.Fprintf(out, "imported %s from %s in %s\n", strings.Join(names, ", "), file, time.Since(start).Round(time.Millisecond))
 			}
