@@ -313,11 +313,12 @@ type sourceState struct {
 	desired        []Applied
 	appliedMessage string
 
-	// failedCommit and failedGeneration are the last commit and spec that
-	// could not be applied (already reported; not retried until one
-	// changes).
+	// failedCommit, failedGeneration and failedAccept are the last
+	// commit, spec and force-push acceptance that could not be applied
+	// (already reported; not retried until one changes).
 	failedCommit     string
 	failedGeneration int64
+	failedAccept     string
 
 	// written is the status this controller wrote last.
 	written *berthv1alpha1.GitSourceStatus

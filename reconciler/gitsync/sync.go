@@ -181,10 +181,11 @@ func (c *Controller) fetchAndApply(ctx context.Context, a *attempt) error {
 		}
 		return nil // up to date
 	}
-	if commit == st.failedCommit && src.Generation == st.failedGeneration {
-		return nil // already reported; waiting for a new commit or spec
+	accept := src.Annotations[AcceptForcePushAnnotation]
+	if commit == st.failedCommit && src.Generation == st.failedGeneration && accept == st.failedAccept {
+		return nil // already reported; waiting for a new commit, spec or acceptance
 	}
-	st.failedCommit, st.failedGeneration = commit, src.Generation
+	st.failedCommit, st.failedGeneration, st.failedAccept = commit, src.Generation, accept
 	a.status.LastAttemptedCommit = commit
 
 	if prev := a.status.LastAppliedCommit; prev != "" && prev != commit && plumbing.IsHash(prev) {
