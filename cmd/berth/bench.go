@@ -25,6 +25,7 @@ func newBenchCommand() *cobra.Command {
 		newBenchAPICommand(),
 		newBenchSchedulerCommand(),
 		newBenchStartupCommand(),
+		newBenchPodsCommand(),
 	)
 	return cmd
 }
