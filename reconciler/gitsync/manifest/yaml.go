@@ -177,9 +177,10 @@ func describe(v interface{}) string {
 // of the same document as JSON (ints as int64, as unstructured wants),
 // reading scalars as sigs.k8s.io/yaml does.
 type converter struct {
-	file  string
-	errs  []Error
-	nodes int
+	file      string
+	errs      []Error
+	nodes     int
+	expanding map[*yamlv3.Node]bool // anchors being expanded, to catch cycles
 }
 
 func (c *converter) fail(n *yamlv3.Node, format string, args ...interface{}) {
@@ -198,6 +199,15 @@ func (c *converter) value(n *yamlv3.Node) interface{} {
 		if n.Alias == nil {
 			return nil
 		}
+		if c.expanding[n.Alias] {
+			c.fail(n, "alias *%s refers to a node that contains it", n.Value)
+			return nil
+		}
+		if c.expanding == nil {
+			c.expanding = map[*yamlv3.Node]bool{}
+		}
+		c.expanding[n.Alias] = true
+		defer delete(c.expanding, n.Alias)
 		return c.value(n.Alias)
 	case yamlv3.MappingNode:
 		return c.mapping(n)
