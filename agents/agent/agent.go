@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +20,9 @@ import (
 
 	"github.com/berth-io/berth/agents/kubelet"
 	"github.com/berth-io/berth/agents/kubelet/lifecycle"
+	"github.com/berth-io/berth/agents/kubelet/node"
 	"github.com/berth-io/berth/agents/runtime"
+	"github.com/berth-io/berth/store/server"
 )
 
 // Config configures an agent.
@@ -53,9 +54,9 @@ type Config struct {
 	ProbeSecond time.Duration
 	// RelistPeriod is how often the runtime is checked for exits (1 s).
 	RelistPeriod time.Duration
-	// LeaseDuration and StatusInterval time the node heartbeat (defaults
-	// 40 s and 10 s).
-	LeaseDuration, StatusInterval time.Duration
+	// LeaseDuration, LeaseRenewInterval and StatusInterval time the node
+	// heartbeat (defaults 40 s, 10 s and 10 s).
+	LeaseDuration, LeaseRenewInterval, StatusInterval time.Duration
 	// Log receives the agent's logs (default slog.Default()).
 	Log *slog.Logger
 	// Ready, when set, is called once the kubelet runs (tests, benchmarks).
@@ -89,25 +90,36 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("agent: CRI runtime at %s does not answer: %w", address, err)
 	}
 
-	node, err := startNode(ctx, client, cfg, version)
+	n, err := node.Register(ctx, node.Config{
+		Name: cfg.NodeName, Client: client, NodeIPs: cfg.nodeIPs(), DataDir: cfg.DataDir,
+		KubeletVersion: server.KubernetesVersion, RuntimeVersion: node.RuntimeVersion(rt), RuntimeHealthy: node.RuntimeHealthy(rt),
+		LeaseDuration: cfg.LeaseDuration, LeaseRenewInterval: cfg.LeaseRenewInterval, StatusUpdateFrequency: cfg.StatusInterval,
+		Log: log.With("component", "node"),
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("agent: %w", err)
 	}
+	go n.Run(ctx)
+	podCIDR := ""
 	if managed {
+		if podCIDR, err = n.WaitForPodCIDR(ctx); err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
 		layout := runtime.NewLayout(cfg.DataDir)
-		if err := runtime.WriteCNIConfig(layout.CNIConfDir, runtime.Network{Name: cfg.NetworkName, Bridge: cfg.Bridge, PodCIDR: node.Spec.PodCIDR, IPAMDir: layout.IPAMDir}); err != nil {
+		if err := runtime.WriteCNIConfig(layout.CNIConfDir, runtime.Network{Name: cfg.NetworkName, Bridge: cfg.Bridge, PodCIDR: podCIDR, IPAMDir: layout.IPAMDir}); err != nil {
 			return fmt.Errorf("agent: pod network: %w", err)
 		}
 		if err := runtime.WaitNetworkReady(ctx, address, 30*time.Second); err != nil {
 			return fmt.Errorf("agent: pod network: %w", err)
 		}
+		n.UpdateStatusNow()
 	}
 	k, err := kubelet.New(kubelet.Config{
 		NodeName: cfg.NodeName, Client: client,
 		Runtime: rt, Images: runtimeapi.NewImageServiceClient(conn),
 		RootDir: podsDir(cfg.DataDir), LogDir: logsDir(cfg.DataDir),
 		CgroupRoot: cfg.CgroupRoot, RemoveCgroup: runtime.RemoveCgroup,
-		NodeIPs: []string{cfg.NodeIP}, ClusterDNS: cfg.ClusterDNS, Allocatable: node.Status.Allocatable,
+		NodeIPs: n.NodeIPs(), ClusterDNS: cfg.ClusterDNS, Allocatable: n.Allocatable(),
 		Backoff: cfg.Backoff, ProbeSecond: cfg.ProbeSecond, RelistPeriod: cfg.RelistPeriod, Log: log.With("component", "kubelet"),
 	})
 	if err != nil {
@@ -116,7 +128,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Ready != nil {
 		cfg.Ready(k)
 	}
-	log.Info("agent running", "node", cfg.NodeName, "ip", cfg.NodeIP, "podCIDR", node.Spec.PodCIDR, "runtime", version.RuntimeName+" "+version.RuntimeVersion)
+	log.Info("agent running", "node", cfg.NodeName, "ips", n.NodeIPs(), "podCIDR", podCIDR, "runtime", version.RuntimeName+" "+version.RuntimeVersion)
 	return k.Run(ctx)
 }
 
@@ -153,13 +165,6 @@ func (cfg *Config) defaults() error {
 		}
 		cfg.NodeName = strings.ToLower(h)
 	}
-	if cfg.NodeIP == "" {
-		ip, err := defaultIP()
-		if err != nil {
-			return fmt.Errorf("agent: no --node-ip and %w", err)
-		}
-		cfg.NodeIP = ip
-	}
 	if cfg.NetworkName == "" {
 		cfg.NetworkName = runtime.DefaultNetworkName
 	}
@@ -168,12 +173,6 @@ func (cfg *Config) defaults() error {
 	}
 	if cfg.CgroupRoot == "" {
 		cfg.CgroupRoot = runtime.DefaultCgroupParent
-	}
-	if cfg.LeaseDuration == 0 {
-		cfg.LeaseDuration = 40 * time.Second
-	}
-	if cfg.StatusInterval == 0 {
-		cfg.StatusInterval = 10 * time.Second
 	}
 	return nil
 }
@@ -208,13 +207,10 @@ func (cfg *Config) startRuntime(ctx context.Context) (string, bool, func(), erro
 	return c.Address(), true, stop, nil
 }
 
-// defaultIP is the local address of the route to the outside (no packet
-// is sent: a UDP "connection" only picks the source address).
-func defaultIP() (string, error) {
-	c, err := net.Dial("udp4", "192.0.2.1:9")
-	if err != nil {
-		return "", fmt.Errorf("cannot find the node's address (no default route?): %w", err)
+// nodeIPs is --node-ip as a list (empty: the node package finds it).
+func (cfg *Config) nodeIPs() []string {
+	if cfg.NodeIP == "" {
+		return nil
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).IP.String(), nil
+	return []string{cfg.NodeIP}
 }

@@ -97,7 +97,7 @@ func startCluster(t *testing.T) *cluster {
 		Rest: s.ConfigAs("system:node:"+node, "system:nodes"), DataDir: dataDir, NodeName: node,
 		NetworkName: "bt" + suffix, Bridge: "bt" + suffix, CgroupRoot: "/berth-test-" + suffix,
 		Backoff: testBackoff, ProbeSecond: 200 * time.Millisecond, RelistPeriod: 200 * time.Millisecond,
-		LeaseDuration: 10 * time.Second, StatusInterval: 2 * time.Second, Log: testLog(t),
+		LeaseDuration: 10 * time.Second, LeaseRenewInterval: 2 * time.Second, StatusInterval: 2 * time.Second, Log: testLog(t),
 	}
 	t.Cleanup(func() {
 		c.stopAgent()
