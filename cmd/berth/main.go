@@ -37,6 +37,8 @@ func newRootCommand() *cobra.Command {
 		newImagesCommand(),
 		newVersionCommand(),
 		newValidateCommand(),
+		newSyncCommand(),
+		newGitSyncCommand(),
 	)
 	return root
 }
