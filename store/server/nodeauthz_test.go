@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -65,6 +66,16 @@ func TestNodesMayOnlyChangeTheirOwnObjects(t *testing.T) {
 	mustAllow("admin reads node b", err)
 	_, err = a.CoreV1().Nodes().UpdateStatus(ctx, nodeB, metav1.UpdateOptions{})
 	mustForbid("node a updates the status of node b", err)
+
+	for name, want := range map[string]bool{"a": true, "b": false} {
+		review, err := a.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "patch", Resource: "nodes", Name: name},
+		}}, metav1.CreateOptions{})
+		mustAllow("node a asks whether it may patch node "+name, err)
+		if review.Status.Allowed != want {
+			t.Fatalf("access review: node a may patch node %s: %v (%s), want %v", name, review.Status.Allowed, review.Status.Reason, want)
+		}
+	}
 
 	leaseB, err := b.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, "b", metav1.GetOptions{})
 	mustAllow("node b reads its lease", err)
