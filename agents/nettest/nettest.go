@@ -219,18 +219,29 @@ func (n *Netns) Bridge(name, cidr string) error {
 
 // Veth links n and peer with a veth pair: dev in n, peerDev in peer, each
 // with an address when its CIDR is not empty. master, when not empty, is a
-// bridge in n that dev joins.
+// bridge in n that dev joins, in hairpin mode.
 func (n *Netns) Veth(dev, cidr, master string, peer *Netns, peerDev, peerCIDR string) error {
-	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: dev}, PeerName: peerDev}
+	// The peer starts under a temporary name: dev and peerDev may be the
+	// same name (eth0 on both sides).
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	tmp := "vt" + hex.EncodeToString(b[:])
+	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: dev}, PeerName: tmp}
 	if err := n.nl.LinkAdd(v); err != nil {
 		return fmt.Errorf("adding veth %s in %s: %w", dev, n.Name, err)
 	}
-	p, err := n.nl.LinkByName(peerDev)
+	p, err := n.nl.LinkByName(tmp)
 	if err != nil {
 		return err
 	}
 	if err := n.nl.LinkSetNsFd(p, peer.Fd()); err != nil {
 		return fmt.Errorf("moving %s to %s: %w", peerDev, peer.Name, err)
+	}
+	if p, err = peer.nl.LinkByName(tmp); err != nil {
+		return err
+	}
+	if err := peer.nl.LinkSetName(p, peerDev); err != nil {
+		return fmt.Errorf("naming %s in %s: %w", peerDev, peer.Name, err)
 	}
 	if master != "" {
 		br, err := n.nl.LinkByName(master)
@@ -243,6 +254,12 @@ func (n *Netns) Veth(dev, cidr, master string, peer *Netns, peerDev, peerCIDR st
 		}
 		if err := n.nl.LinkSetMaster(l, br); err != nil {
 			return err
+		}
+		// As the CNI bridge plugin's hairpinMode: a packet a Service's
+		// DNAT sends back to the pod it came from leaves by the port it
+		// came in.
+		if err := n.nl.LinkSetHairpin(l, true); err != nil {
+			return fmt.Errorf("hairpin mode on %s in %s: %w", dev, n.Name, err)
 		}
 	}
 	for _, side := range []struct {

@@ -1,0 +1,409 @@
+// Package proxy makes Services route: it watches Services and
+// EndpointSlices and programs one nftables table of its own (IPv4) so that
+// ClusterIP and NodePort traffic reaches ready endpoints. The rules are
+// computed by agents/proxy/rules (pure) and programmed by agents/proxy/nft,
+// one atomic transaction per sync, changing only what differs from what is
+// programmed.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/berth-io/berth/agents/proxy/nft"
+	"github.com/berth-io/berth/agents/proxy/rules"
+)
+
+// DefaultTable is the name of the proxy's nftables table (family ip).
+const DefaultTable = "berth-proxy"
+
+// Config configures a Proxy.
+type Config struct {
+	// NodeName picks the local endpoints of externalTrafficPolicy: Local.
+	NodeName string
+	// NodeIPs are the IPv4 addresses NodePorts answer on (127.0.0.1 too).
+	NodeIPs []netip.Addr
+	// ClusterCIDR, when set, is the pod network: ClusterIP traffic from
+	// outside it is masqueraded.
+	ClusterCIDR netip.Prefix
+	// MinSyncPeriod is the least time between two syncs: changes in a burst
+	// are applied together (default 100ms).
+	MinSyncPeriod time.Duration
+	// ResyncPeriod is how often the table is listed from the kernel and
+	// repaired (default 1h).
+	ResyncPeriod time.Duration
+	// Table is the nftables table name (default DefaultTable).
+	Table string
+	// NetNSFd, when not 0, programs the table in that network namespace
+	// (tests and benchmarks); 0 is the caller's.
+	NetNSFd int
+	// Registry receives the proxy's metrics (nil: not registered).
+	Registry prometheus.Registerer
+	// Log receives the proxy's logs (default slog.Default()).
+	Log *slog.Logger
+}
+
+// Proxy keeps the nftables table in step with the Services and
+// EndpointSlices of the API server.
+type Proxy struct {
+	cfg     Config
+	node    rules.Node
+	client  kubernetes.Interface
+	table   *nft.Table
+	metrics *metrics
+	log     *slog.Logger
+
+	kick chan struct{}
+
+	mu       sync.Mutex
+	dirty    map[string]bool
+	full     bool
+	parts    map[string]rules.Model
+	services corelisters.ServiceLister
+	slices   discoverylisters.EndpointSliceLister
+
+	programmed *rules.Model
+	lastSync   time.Time
+}
+
+// New returns a proxy for the node; Run starts it.
+func New(client kubernetes.Interface, cfg Config) (*Proxy, error) {
+	if cfg.MinSyncPeriod <= 0 {
+		cfg.MinSyncPeriod = 100 * time.Millisecond
+	}
+	if cfg.ResyncPeriod <= 0 {
+		cfg.ResyncPeriod = time.Hour
+	}
+	if cfg.Table == "" {
+		cfg.Table = DefaultTable
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	for _, ip := range cfg.NodeIPs {
+		if !ip.Is4() {
+			return nil, fmt.Errorf("proxy: node IP %s: only IPv4 is handled", ip)
+		}
+	}
+	if cfg.ClusterCIDR.IsValid() && !cfg.ClusterCIDR.Addr().Is4() {
+		return nil, fmt.Errorf("proxy: cluster CIDR %s: only IPv4 is handled", cfg.ClusterCIDR)
+	}
+	table, err := nft.Open(cfg.Table, cfg.NetNSFd)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	m := newMetrics()
+	if cfg.Registry != nil {
+		if err := m.register(cfg.Registry); err != nil {
+			_ = table.Close()
+			return nil, fmt.Errorf("proxy: registering metrics: %w", err)
+		}
+	}
+	return &Proxy{
+		cfg:     cfg,
+		node:    rules.Node{Name: cfg.NodeName, IPs: cfg.NodeIPs, ClusterCIDR: cfg.ClusterCIDR},
+		client:  client,
+		table:   table,
+		metrics: m,
+		log:     cfg.Log.With("component", "proxy", "table", cfg.Table),
+		kick:    make(chan struct{}, 1),
+		dirty:   map[string]bool{},
+		full:    true,
+		parts:   map[string]rules.Model{},
+	}, nil
+}
+
+// Run watches Services and EndpointSlices and syncs the table until ctx
+// ends. The table stays programmed afterwards (Cleanup removes it).
+func (p *Proxy) Run(ctx context.Context) error {
+	defer p.table.Close()
+	if err := p.sysctl("ipv4/conf/all/route_localnet"); err != nil {
+		// NodePorts on 127.0.0.1 need it; the rest works without.
+		p.log.Warn("NodePorts will not answer on 127.0.0.1", "err", err)
+	}
+	if err := p.sysctl("bridge/bridge-nf-call-iptables"); err != nil {
+		// A pod calling a Service whose endpoint is on the same bridge
+		// gets the reply straight over the bridge, past the DNAT's
+		// conntrack entry, unless bridged packets see the ip hooks.
+		p.log.Warn("pods may not reach Services whose endpoints share their bridge (is br_netfilter loaded?)", "err", err)
+	}
+	factory := informers.NewSharedInformerFactory(p.client, 0)
+	svcInformer := factory.Core().V1().Services()
+	sliceInformer := factory.Discovery().V1().EndpointSlices()
+	p.mu.Lock()
+	p.services, p.slices = svcInformer.Lister(), sliceInformer.Lister()
+	p.mu.Unlock()
+	onService := func(obj any) {
+		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+			p.markDirty(key)
+		}
+	}
+	onSlice := func(obj any) {
+		if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = t.Obj
+		}
+		if s, ok := obj.(*discoveryv1.EndpointSlice); ok && s.Labels[discoveryv1.LabelServiceName] != "" {
+			p.markDirty(s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName])
+		}
+	}
+	handler := func(f func(any)) cache.ResourceEventHandlerFuncs {
+		return cache.ResourceEventHandlerFuncs{AddFunc: f, UpdateFunc: func(_, o any) { f(o) }, DeleteFunc: f}
+	}
+	if _, err := svcInformer.Informer().AddEventHandler(handler(onService)); err != nil {
+		return err
+	}
+	if _, err := sliceInformer.Informer().AddEventHandler(handler(onSlice)); err != nil {
+		return err
+	}
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("proxy: cache of %v never synced: %w", typ, ctx.Err())
+		}
+	}
+	p.log.Info("proxy started", "node", p.cfg.NodeName, "nodeIPs", p.cfg.NodeIPs)
+	resync := time.NewTicker(p.cfg.ResyncPeriod)
+	defer resync.Stop()
+	backoff := time.Duration(0)
+	for {
+		err := p.Sync()
+		wait := p.cfg.MinSyncPeriod
+		if err != nil {
+			p.log.Error("sync failed; retrying with a full resync", "err", err)
+			backoff = min(max(2*backoff, time.Second), time.Minute)
+			wait = backoff
+		} else {
+			backoff = 0
+		}
+		// Rate limit: changes that arrive meanwhile are applied together.
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.kick:
+		case <-resync.C:
+			p.Resync()
+		}
+	}
+}
+
+// Resync makes the next sync list the table from the kernel and repair
+// whatever differs, instead of trusting what it programmed last.
+func (p *Proxy) Resync() {
+	p.mu.Lock()
+	p.full = true
+	p.mu.Unlock()
+	p.wake()
+}
+
+// Cleanup deletes the proxy's table (for `berth agent --cleanup`); other
+// tables are left alone. A missing table is not an error.
+func (p *Proxy) Cleanup() error {
+	t, err := nft.Open(p.cfg.Table, p.cfg.NetNSFd)
+	if err != nil {
+		return fmt.Errorf("proxy cleanup: %w", err)
+	}
+	defer t.Close()
+	if err := t.Delete(); err != nil {
+		return fmt.Errorf("proxy cleanup: %w", err)
+	}
+	p.mu.Lock()
+	p.programmed = nil
+	p.full = true
+	p.mu.Unlock()
+	return nil
+}
+
+// Cleanup deletes the nftables table name (DefaultTable when empty) in the
+// caller's network namespace, without a Proxy.
+func Cleanup(name string) error {
+	if name == "" {
+		name = DefaultTable
+	}
+	t, err := nft.Open(name, 0)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	return t.Delete()
+}
+
+func (p *Proxy) markDirty(key string) {
+	p.mu.Lock()
+	p.dirty[key] = true
+	p.mu.Unlock()
+	p.wake()
+}
+
+func (p *Proxy) wake() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Sync brings the table in step once: it recomputes the parts of the
+// Services that changed, diffs the whole desired model against what it
+// programmed last (or, on a full resync, against the table listed from the
+// kernel) and applies the difference in one transaction.
+func (p *Proxy) Sync() error {
+	start := time.Now()
+	p.mu.Lock()
+	dirty, full := p.dirty, p.full || p.programmed == nil
+	p.dirty = map[string]bool{}
+	p.full = false
+	err := p.recompute(dirty)
+	desired := rules.Base(p.node)
+	for _, key := range sortedKeys(p.parts) {
+		desired.Merge(p.parts[key])
+	}
+	programmed := p.programmed
+	p.mu.Unlock()
+	if err == nil {
+		err = p.apply(programmed, desired, full)
+	}
+	kind := "partial"
+	if full {
+		kind = "full"
+	}
+	p.metrics.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+	if err != nil {
+		p.metrics.errors.Inc()
+		p.mu.Lock()
+		p.full = true
+		for k := range dirty {
+			p.dirty[k] = true
+		}
+		p.programmed = nil
+		p.mu.Unlock()
+		return err
+	}
+	nrules, nelems := desired.Counts()
+	p.metrics.rules.Set(float64(nrules))
+	p.metrics.elements.Set(float64(nelems))
+	p.metrics.lastSync.SetToCurrentTime()
+	p.mu.Lock()
+	p.programmed = &desired
+	p.lastSync = time.Now()
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *Proxy) apply(programmed *rules.Model, desired rules.Model, full bool) error {
+	var observed rules.Model
+	if full || programmed == nil {
+		var err error
+		if observed, err = p.table.Observe(); err != nil {
+			return err
+		}
+	} else {
+		observed = *programmed
+	}
+	plan := rules.Diff(observed, desired)
+	if plan.Empty() {
+		return nil
+	}
+	if full && programmed != nil {
+		p.log.Warn("table changed behind the proxy's back; repairing", "chainsAdded", len(plan.AddChains),
+			"chainsRewritten", len(plan.ReplaceChains), "chainsDeleted", len(plan.DeleteChains),
+			"setsWithElementsAdded", len(plan.AddElements), "setsWithElementsDeleted", len(plan.DeleteElements))
+	}
+	return p.table.Apply(plan)
+}
+
+// recompute refreshes the parts of the dirty Services (all of them on the
+// first sync). Called with p.mu held.
+func (p *Proxy) recompute(dirty map[string]bool) error {
+	if p.services == nil {
+		return errors.New("proxy: Sync before Run started the informers")
+	}
+	if len(p.parts) == 0 && p.programmed == nil {
+		all, err := p.services.List(labels.Everything())
+		if err != nil {
+			return err
+		}
+		for _, s := range all {
+			dirty[s.Namespace+"/"+s.Name] = true
+		}
+	}
+	for key := range dirty {
+		ns, name, err := cache.SplitMetaNamespaceKey(key)
+		if err != nil {
+			continue
+		}
+		svc, err := p.services.Services(ns).Get(name)
+		if err != nil {
+			delete(p.parts, key)
+			continue
+		}
+		sel := labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: name})
+		sl, err := p.slices.EndpointSlices(ns).List(sel)
+		if err != nil {
+			return err
+		}
+		part := rules.Service(svc, sl, p.node)
+		if len(part.Chains) == 0 && len(part.Sets) == 0 {
+			delete(p.parts, key)
+			continue
+		}
+		p.parts[key] = part
+	}
+	return nil
+}
+
+// sysctl sets /proc/sys/net/<key> to 1 in the proxy's network namespace.
+// The proxy sets two, as kube-proxy needs them too:
+// ipv4/conf/all/route_localnet (else the kernel drops packets to 127.0.0.1
+// that NodePort rules DNAT elsewhere) and bridge/bridge-nf-call-iptables
+// (see Run).
+func (p *Proxy) sysctl(key string) error {
+	path := "/proc/sys/net/" + key
+	write := func() error { return os.WriteFile(path, []byte("1"), 0o644) }
+	if p.cfg.NetNSFd == 0 {
+		return write()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		// The thread is left locked, so it exits with the goroutine and
+		// never runs anything else inside the namespace.
+		runtime.LockOSThread()
+		if err := unix.Setns(p.cfg.NetNSFd, unix.CLONE_NEWNET); err != nil {
+			errc <- err
+			return
+		}
+		errc <- write()
+	}()
+	return <-errc
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
