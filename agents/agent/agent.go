@@ -6,9 +6,12 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +23,7 @@ import (
 
 	"github.com/berth-io/berth/agents/kubelet"
 	"github.com/berth-io/berth/agents/kubelet/lifecycle"
+	"github.com/berth-io/berth/agents/kubelet/logs"
 	"github.com/berth-io/berth/agents/kubelet/node"
 	"github.com/berth-io/berth/agents/runtime"
 	"github.com/berth-io/berth/store/server"
@@ -59,6 +63,13 @@ type Config struct {
 	LeaseDuration, LeaseRenewInterval, StatusInterval time.Duration
 	// Log receives the agent's logs (default slog.Default()).
 	Log *slog.Logger
+	// ServingCertFile, ServingKeyFile and ClientCAFile, when set, make the
+	// agent serve container logs over HTTPS (pods/log) on Port (default
+	// 10250; 0 picks a free port): its certificate signed by the cluster
+	// CA (server.WriteNodeCredentials), and the CA that signs the API
+	// server's client certificate.
+	ServingCertFile, ServingKeyFile, ClientCAFile string
+	Port                                          int
 	// Ready, when set, is called once the kubelet runs (tests, benchmarks).
 	Ready func(*kubelet.Kubelet)
 }
@@ -90,8 +101,15 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("agent: CRI runtime at %s does not answer: %w", address, err)
 	}
 
+	logServer, err := cfg.listenLogs()
+	if err != nil {
+		return err
+	}
+	if logServer != nil {
+		defer logServer.listener.Close()
+	}
 	n, err := node.Register(ctx, node.Config{
-		Name: cfg.NodeName, Client: client, NodeIPs: cfg.nodeIPs(), DataDir: cfg.DataDir,
+		Name: cfg.NodeName, Client: client, NodeIPs: cfg.nodeIPs(), DataDir: cfg.DataDir, Port: logServer.port(),
 		KubeletVersion: server.KubernetesVersion, RuntimeVersion: node.RuntimeVersion(rt), RuntimeHealthy: node.RuntimeHealthy(rt),
 		LeaseDuration: cfg.LeaseDuration, LeaseRenewInterval: cfg.LeaseRenewInterval, StatusUpdateFrequency: cfg.StatusInterval,
 		Log: log.With("component", "node"),
@@ -124,6 +142,17 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 	if err != nil {
 		return err
+	}
+	if logServer != nil {
+		srv, err := logs.NewServer(logs.Config{Root: logsDir(cfg.DataDir), ClientCA: logServer.clientCA, Lookup: k.Lookup, Log: log.With("component", "logs")})
+		if err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+		go func() {
+			if err := srv.Serve(ctx, logServer.listener, logs.TLSConfig(logServer.cert, logServer.clientCA), nil); err != nil && ctx.Err() == nil {
+				log.Error("container log server stopped", "err", err)
+			}
+		}()
 	}
 	if cfg.Ready != nil {
 		cfg.Ready(k)
@@ -205,6 +234,49 @@ func (cfg *Config) startRuntime(ctx context.Context) (string, bool, func(), erro
 		return "", false, nil, fmt.Errorf("agent: pause image: %w", err)
 	}
 	return c.Address(), true, stop, nil
+}
+
+// logListener is the agent's HTTPS listener and credentials.
+type logListener struct {
+	listener net.Listener
+	cert     tls.Certificate
+	clientCA *x509.CertPool
+}
+
+// port is the listener's port, 0 without one.
+func (l *logListener) port() int32 {
+	if l == nil {
+		return 0
+	}
+	return int32(l.listener.Addr().(*net.TCPAddr).Port)
+}
+
+// listenLogs loads the serving credentials and listens on Port; nil
+// without credentials.
+func (cfg *Config) listenLogs() (*logListener, error) {
+	if cfg.ServingCertFile == "" && cfg.ServingKeyFile == "" && cfg.ClientCAFile == "" {
+		return nil, nil
+	}
+	if cfg.ServingCertFile == "" || cfg.ServingKeyFile == "" || cfg.ClientCAFile == "" {
+		return nil, errors.New("agent: serving logs needs all of --tls-cert-file, --tls-private-key-file and --client-ca-file")
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.ServingCertFile, cfg.ServingKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("agent: serving certificate: %w", err)
+	}
+	caPEM, err := os.ReadFile(cfg.ClientCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("agent: client CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("agent: client CA %s holds no PEM certificate", cfg.ClientCAFile)
+	}
+	l, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port))
+	if err != nil {
+		return nil, fmt.Errorf("agent: listening for the API server on port %d: %w", cfg.Port, err)
+	}
+	return &logListener{listener: l, cert: cert, clientCA: pool}, nil
 }
 
 // nodeIPs is --node-ip as a list (empty: the node package finds it).

@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-io/berth/agents/agent"
@@ -27,6 +28,7 @@ import (
 	"github.com/berth-io/berth/agents/kubelet"
 	"github.com/berth-io/berth/agents/kubelet/lifecycle"
 	"github.com/berth-io/berth/agents/kubelet/logs"
+	kubeletnode "github.com/berth-io/berth/agents/kubelet/node"
 	"github.com/berth-io/berth/agents/kubelet/podspec"
 	"github.com/berth-io/berth/agents/runtime"
 	"github.com/berth-io/berth/reconciler/controllers"
@@ -93,9 +95,26 @@ func startCluster(t *testing.T) *cluster {
 	suffix := fmt.Sprintf("%04x", rand.IntN(1<<16))
 	node := "node-" + suffix
 	c := &cluster{Server: s, t: t, node: node, dataDir: dataDir, ctx: ctx}
+	// The node's own credentials, as berth server writes them for its
+	// agent: a kubeconfig, and the HTTPS certificate the API server
+	// checks when it asks for logs.
+	ip, err := kubeletnode.DefaultRouteIP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := t.TempDir()
+	if err := s.WriteNodeCredentials(creds, node, []string{ip}); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := clientcmd.BuildConfigFromFlags("", filepath.Join(creds, server.NodeKubeconfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
 	c.cfg = agent.Config{
-		Rest: s.ConfigAs("system:node:"+node, "system:nodes"), DataDir: dataDir, NodeName: node,
-		NetworkName: "bt" + suffix, Bridge: "bt" + suffix, CgroupRoot: "/berth-test-" + suffix,
+		Rest: rest, DataDir: dataDir, NodeName: node, NodeIP: ip,
+		ServingCertFile: filepath.Join(creds, server.NodeServingCertFile), ServingKeyFile: filepath.Join(creds, server.NodeServingKeyFile),
+		ClientCAFile: filepath.Join(creds, server.NodeCAFile),
+		NetworkName:  "bt" + suffix, Bridge: "bt" + suffix, CgroupRoot: "/berth-test-" + suffix,
 		Backoff: testBackoff, ProbeSecond: 200 * time.Millisecond, RelistPeriod: 200 * time.Millisecond,
 		LeaseDuration: 10 * time.Second, LeaseRenewInterval: 2 * time.Second, StatusInterval: 2 * time.Second, Log: testLog(t),
 	}

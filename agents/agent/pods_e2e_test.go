@@ -143,6 +143,11 @@ func envConfigMapSecret(t *testing.T, c *cluster) {
 	if log := c.containerLog(p, "main", 0); !strings.Contains(log, "all good") {
 		t.Errorf("container log %q, want it to say all good", log)
 	}
+	// kubectl logs: the API server asks the agent over HTTPS.
+	b, err := c.Admin.CoreV1().Pods("e2e").GetLogs("env", &corev1.PodLogOptions{}).DoRaw(ctx)
+	if err != nil || string(b) != "all good\n" {
+		t.Errorf("pods/log: %q, %v", b, err)
+	}
 }
 
 // A crashing container restarts with a growing back-off, counting its
@@ -188,6 +193,9 @@ func crashLoop(t *testing.T, c *cluster) {
 	}
 	if !sawBackOff {
 		t.Error("never saw the container waiting in CrashLoopBackOff")
+	}
+	if b, err := c.Admin.CoreV1().Pods("e2e").GetLogs("crash", &corev1.PodLogOptions{Previous: true}).DoRaw(ctx); err != nil || string(b) != "crashing\n" {
+		t.Errorf("pods/log --previous: %q, %v", b, err)
 	}
 	// The wait before restart n is Initial·2^(n-2) from the second on.
 	d2, d3, d4 := seen[2].Sub(seen[1]), seen[3].Sub(seen[2]), seen[4].Sub(seen[3])
