@@ -26,7 +26,7 @@ var fastLeases = Options{LeaseDuration: 2 * time.Second, LeaseRenewInterval: 300
 func startFleet(t *testing.T, s *servertest.Server, opts Options) *Fleet {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	f, err := Start(ctx, s.ClientAs("berth:hollow", server.HollowNodesGroup), opts)
+	f, err := Start(ctx, s.ClientAs(server.HollowUser, server.HollowNodesGroup), opts)
 	if err != nil {
 		cancel()
 		t.Fatalf("starting hollow nodes: %v", err)

@@ -37,6 +37,9 @@ import (
 const (
 	NodeUserPrefix   = "system:node:"
 	HollowNodesGroup = "berth:hollow-nodes"
+	// HollowUser is the identity `berth hollow` fleets run as, in
+	// HollowNodesGroup.
+	HollowUser = "berth:hollow"
 )
 
 // NodeUser is the user name of the node called node.

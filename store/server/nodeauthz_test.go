@@ -125,7 +125,7 @@ func TestNodeCredentialsMustNameTheirNode(t *testing.T) {
 	if _, err := anonymousNode.CoreV1().Pods("").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 		t.Fatalf("a nameless node lists pods: %v, want Forbidden", err)
 	}
-	hollow := s.ClientAs("berth:hollow", server.HollowNodesGroup)
+	hollow := s.ClientAs(server.HollowUser, server.HollowNodesGroup)
 	for _, name := range []string{"hollow-0", "hollow-1"} {
 		if _, err := hollow.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
 			t.Fatalf("hollow registers %s: %v", name, err)
