@@ -48,8 +48,8 @@ func (o *Object) decodeError(err error) Error {
 	}
 	got, _, _ := strings.Cut(te.Value, " ")
 	pos := o.Pos
-	if o.node != nil {
-		mark, _ := locateFound(o.node, parsePath(te.Field), o.node, func(n *yamlv3.Node) bool { return jsonKind(n) == got })
+	if node := o.node(); node != nil {
+		mark, _ := locateFound(node, parsePath(te.Field), node, func(n *yamlv3.Node) bool { return jsonKind(n) == got })
 		pos = Position{File: o.Pos.File, Line: mark.Line, Column: mark.Column}
 	}
 	message := fmt.Sprintf("must be %s, not %s", typeWord(te.Type), jsonWord(got))

@@ -9,12 +9,13 @@
 // syntax) in any directory leaves paths out, as do names starting with a
 // dot.
 //
-// YAML is parsed once, with go.yaml.in/yaml/v3, into a node tree that gives
-// both the object (read with the YAML 1.1 rules kubectl uses: "yes", "on",
-// "off" and "no" are booleans) and the line and column of every field, so
-// that a problem found later in the object can be reported at the exact
-// field (Object.FieldPosition). Duplicate keys are errors, as in kubectl's
-// strict decoding.
+// YAML is parsed with go.yaml.in/yaml/v3 into a node tree that gives both
+// the object (read with the YAML 1.1 rules kubectl uses: "yes", "on", "off"
+// and "no" are booleans) and the line and column of every field, so that a
+// problem found later in the object is reported at the exact field
+// (Object.FieldPosition; the tree is dropped after decoding and parsed
+// again, once per file, only if a position is asked for). Duplicate keys
+// are errors, as in kubectl's strict decoding.
 //
 // Decode reads an Object strictly into a typed k8s.io/api object: unknown
 // fields and wrong types become Errors at file:line:column.

@@ -47,9 +47,34 @@ type Object struct {
 	// empty for a plain manifest.
 	Kustomization string
 
-	// node is the object's YAML mapping, for FieldPosition; nil for
-	// kustomize output.
-	node *yamlv3.Node
+	// src, doc and item say where the object's YAML mapping is, for
+	// FieldPosition: the file, the document's index in it, and the index
+	// in the List's items (-1 for a document that is the object). src is
+	// nil for kustomize output.
+	src  *source
+	doc  int
+	item int
+}
+
+// node is the object's YAML mapping, or nil for kustomize output or when
+// the file no longer parses.
+func (o *Object) node() *yamlv3.Node {
+	if o.src == nil {
+		return nil
+	}
+	docs := o.src.documents()
+	if o.doc >= len(docs) || docs[o.doc] == nil {
+		return nil
+	}
+	n := docs[o.doc]
+	if o.item >= 0 {
+		items := mapValue(n, "items")
+		if items == nil || items.Kind != yamlv3.SequenceNode || o.item >= len(items.Content) {
+			return nil
+		}
+		n = deref(items.Content[o.item])
+	}
+	return n
 }
 
 // Namespace is metadata.namespace (empty when not set).
@@ -78,10 +103,11 @@ func (o *Object) String() string {
 // is reported at the deepest enclosing field that is. For kustomize output
 // it is Pos.
 func (o *Object) FieldPosition(path string) Position {
-	if o.node == nil {
+	node := o.node()
+	if node == nil {
 		return o.Pos
 	}
-	n := locate(o.node, parsePath(path), o.node)
+	n := locate(node, parsePath(path), node)
 	return Position{File: o.Pos.File, Line: n.Line, Column: n.Column}
 }
 

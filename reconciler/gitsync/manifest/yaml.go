@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	yamlv3 "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -26,16 +27,33 @@ const maxNodes = 1 << 20
 func decodeFile(name string, data []byte) ([]*Object, []Error) {
 	var objs []*Object
 	var errs []Error
+	src := &source{file: name, data: data}
+	err := eachDocument(data, func(i int, n *yamlv3.Node) {
+		o, es := decodeDocument(name, n)
+		for _, obj := range o {
+			obj.src, obj.doc = src, i
+		}
+		objs = append(objs, o...)
+		errs = append(errs, es...)
+	})
+	if err != nil {
+		errs = append(errs, syntaxError(name, data, err))
+	}
+	return objs, errs
+}
+
+// eachDocument parses the YAML stream data and calls f with the index and
+// top node of each non-empty document, until the end or a syntax error.
+func eachDocument(data []byte, f func(int, *yamlv3.Node)) error {
 	dec := yamlv3.NewDecoder(bytes.NewReader(data))
-	for {
+	for i := 0; ; i++ {
 		var doc yamlv3.Node
 		err := dec.Decode(&doc)
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
-			errs = append(errs, syntaxError(name, data, err))
-			break
+			return err
 		}
 		n := &doc
 		if n.Kind == yamlv3.DocumentNode {
@@ -47,11 +65,33 @@ func decodeFile(name string, data []byte) ([]*Object, []Error) {
 		if n.Kind == yamlv3.ScalarNode && n.Tag == "!!null" {
 			continue // an empty document
 		}
-		o, es := decodeDocument(name, n)
-		objs = append(objs, o...)
-		errs = append(errs, es...)
+		f(i, n)
 	}
-	return objs, errs
+}
+
+// source is a manifest file whose YAML node trees are parsed again, once,
+// when a position inside one of its objects is asked for: keeping every
+// object's node tree would hold several times the objects' own memory, and
+// most objects never need it.
+type source struct {
+	file string
+	data []byte
+
+	once sync.Once
+	docs []*yamlv3.Node // by document index; nil for empty documents
+}
+
+// documents parses the file again, the first time it is called.
+func (s *source) documents() []*yamlv3.Node {
+	s.once.Do(func() {
+		_ = eachDocument(s.data, func(i int, n *yamlv3.Node) {
+			for len(s.docs) <= i {
+				s.docs = append(s.docs, nil)
+			}
+			s.docs[i] = n
+		})
+	})
+	return s.docs
 }
 
 // decodeDocument turns one document's top node into objects: the object
@@ -94,6 +134,7 @@ func decodeDocument(file string, n *yamlv3.Node) ([]*Object, []Error) {
 			errs = append(errs, *err)
 			continue
 		}
+		io.item = i
 		objs = append(objs, io)
 	}
 	return objs, errs
@@ -133,7 +174,7 @@ func newObject(file string, n *yamlv3.Node, m map[string]interface{}) (*Object, 
 	if err != nil {
 		return nil, &Error{Pos: pos, Message: "cannot convert to JSON: " + err.Error()}
 	}
-	return &Object{Object: u, GVK: gv.WithKind(kind), Raw: raw, Pos: pos, node: n}, nil
+	return &Object{Object: u, GVK: gv.WithKind(kind), Raw: raw, Pos: pos, item: -1}, nil
 }
 
 // mapValue is the value of key in mapping n, or nil.

@@ -5,7 +5,13 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/berth-io/berth/reconciler/gitsync/manifest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -73,5 +79,24 @@ func TestStrictCountsWarnings(t *testing.T) {
 		"invalid: 0 errors, 1 warning: 1 object in 1 file\n"
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+// TestObjectsChecksRenderedObjects: Objects is Check for objects a caller
+// rendered itself (the sync, berth diff), with the same findings.
+func TestObjectsChecksRenderedObjects(t *testing.T) {
+	fsys := os.DirFS("testdata/invalid")
+	set, _ := manifest.Render(fsys, "missing-configmap.yaml", manifest.Options{})
+	typed := make([]runtime.Object, len(set.Objects))
+	got := Objects("invalid", set.Objects, typed, Options{})
+	want := Check([]Source{{FS: fsys, Root: "missing-configmap.yaml", Name: "invalid"}}, Options{}).Findings
+	if len(got) != 5 || !reflect.DeepEqual(got, want) {
+		t.Errorf("Objects found\n%v\nCheck found\n%v", got, want)
+	}
+	if _, ok := typed[0].(*appsv1.Deployment); !ok {
+		t.Errorf("typed[0] = %T, want the decoded Deployment", typed[0])
+	}
+	if got := Objects("", set.Objects, nil, Options{}); len(got) != 5 {
+		t.Errorf("without typed: %v", got)
 	}
 }

@@ -183,28 +183,36 @@ func Check(sources []Source, opts Options) *Report {
 		r.Findings = append(r.Findings, found...)
 	}
 	r.Findings = append(r.Findings, c.crossCheck(r, r.names)...)
-	slices.SortStableFunc(r.Findings, func(a, b Finding) int {
+	sortFindings(r.Findings)
+	return r
+}
+
+// sortFindings orders findings by file, line and column, keeping the order
+// of the checks among findings at one place.
+func sortFindings(fs []Finding) {
+	slices.SortStableFunc(fs, func(a, b Finding) int {
 		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 	})
-	return r
 }
 
 // Objects checks rendered objects one by one (kind, strict decoding,
 // defaulting and API validation) and together (see Check); display is put
 // in front of file paths. typed, if not nil, must have len(objs) elements
-// and receives the decoded objects.
+// and receives the decoded objects. Findings are sorted as in a Report.
+// Policies are not loaded (see Check).
 func Objects(display string, objs []*manifest.Object, typed []k8sruntime.Object, opts Options) []Finding {
 	if typed == nil {
 		typed = make([]k8sruntime.Object, len(objs))
 	}
 	c := newChecker(opts)
 	findings := c.objects(display, objs, typed)
-	r := &Report{Objects: objs, Typed: typed}
-	names := make([]string, len(objs))
-	for i := range names {
-		names[i] = display
+	r := &Report{Objects: objs, Typed: typed, names: make([]string, len(objs))}
+	for i := range r.names {
+		r.names[i] = display
 	}
-	return append(findings, c.crossCheck(r, r.names)...)
+	findings = append(findings, c.crossCheck(r, r.names)...)
+	sortFindings(findings)
+	return findings
 }
 
 // checker holds what checks share: the served kinds.
