@@ -26,6 +26,7 @@ func newBenchCommand() *cobra.Command {
 		newBenchSchedulerCommand(),
 		newBenchStartupCommand(),
 		newBenchPodsCommand(),
+		newBenchGitSyncCommand(),
 	)
 	return cmd
 }
