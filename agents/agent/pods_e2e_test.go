@@ -13,6 +13,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -31,6 +32,9 @@ func TestRealPods(t *testing.T) {
 		t.Run("DeletionSIGTERMAndGrace", func(t *testing.T) { t.Parallel(); deletion(t, c) })
 		t.Run("InitContainersInOrder", func(t *testing.T) { t.Parallel(); initContainers(t, c) })
 		t.Run("ServiceAccountToken", func(t *testing.T) { t.Parallel(); serviceAccountToken(t, c) })
+		t.Run("ResourcesAndSecurityContext", func(t *testing.T) { t.Parallel(); resourcesAndSecurity(t, c) })
+		t.Run("HostNetwork", func(t *testing.T) { t.Parallel(); hostNetwork(t, c) })
+		t.Run("ImagePullBackOff", func(t *testing.T) { t.Parallel(); imagePullBackOff(t, c) })
 	})
 	t.Run("AgentRestartKeepsContainers", func(t *testing.T) { agentRestart(t, c) })
 }
@@ -432,5 +436,73 @@ func serviceAccountToken(t *testing.T, c *cluster) {
 	})
 	if p.Status.Phase != corev1.PodSucceeded {
 		t.Fatalf("token checks failed: %s; log: %s", describe(p), c.containerLog(p, "main", 0))
+	}
+}
+
+// Resources become cgroup limits; the security context sets the user,
+// a read-only root file system and capabilities.
+func resourcesAndSecurity(t *testing.T, c *cluster) {
+	script := strings.Join([]string{
+		`test "$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)" = 67108864`,
+		`test "$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us)" = 50000`,
+		`test "$(cat /sys/fs/cgroup/cpu/cpu.shares)" = 256`,
+		`test "$(id -u)" = 1000`, `test "$(id -g)" = 3000`,
+		`! touch /rootfs-is-read-only 2>/dev/null`,
+		`touch /scratch/writable`,
+		`echo limits ok`,
+	}, " && ")
+	pod := busyboxPod("limits", script)
+	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+	pod.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsGroup: new(int64(3000))}
+	ctr := &pod.Spec.Containers[0]
+	ctr.Resources = corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+	}
+	ctr.SecurityContext = &corev1.SecurityContext{RunAsUser: new(int64(1000)), ReadOnlyRootFilesystem: new(true),
+		Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
+	ctr.VolumeMounts = []corev1.VolumeMount{{Name: "scratch", MountPath: "/scratch"}}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	create(t, c, pod)
+	p := waitPod(t, c.Admin, "e2e", "limits", 30*time.Second, "finished", func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+	})
+	if p.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("limit checks failed: %s; log: %s", describe(p), c.containerLog(p, "main", 0))
+	}
+	if p.Status.QOSClass != corev1.PodQOSBurstable {
+		t.Errorf("qosClass %q, want Burstable", p.Status.QOSClass)
+	}
+}
+
+// A hostNetwork pod shares the node's network: its IP is the node's.
+func hostNetwork(t *testing.T, c *cluster) {
+	pod := busyboxPod("hostnet", `trap 'exit 0' TERM; while true; do sleep 0.1; done`)
+	pod.Spec.HostNetwork = true
+	create(t, c, pod)
+	p := waitPod(t, c.Admin, "e2e", "hostnet", 30*time.Second, "running", running)
+	if p.Status.PodIP != c.cfg.NodeIP || p.Status.HostIP != c.cfg.NodeIP {
+		t.Errorf("hostNetwork pod IP %q host IP %q, want the node's %q", p.Status.PodIP, p.Status.HostIP, c.cfg.NodeIP)
+	}
+	if err := c.Admin.CoreV1().Pods("e2e").Delete(context.Background(), "hostnet", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the hostNetwork pod to be gone", func() (bool, error) {
+		_, err := c.Admin.CoreV1().Pods("e2e").Get(context.Background(), "hostnet", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), err
+	})
+}
+
+// An image that cannot be had says ErrImagePull, then ImagePullBackOff.
+func imagePullBackOff(t *testing.T, c *cluster) {
+	pod := busyboxPod("nopull")
+	pod.Spec.Containers[0].Image = "localhost/no-such-image:v1"
+	create(t, c, pod)
+	p := waitPod(t, c.Admin, "e2e", "nopull", 30*time.Second, "ImagePullBackOff", func(p *corev1.Pod) bool {
+		return len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].State.Waiting != nil &&
+			p.Status.ContainerStatuses[0].State.Waiting.Reason == "ImagePullBackOff"
+	})
+	if w := p.Status.ContainerStatuses[0].State.Waiting; !strings.Contains(w.Message, "localhost/no-such-image:v1") || p.Status.Phase != corev1.PodPending {
+		t.Errorf("waiting %+v in phase %s; want a message naming the image, Pending", w, p.Status.Phase)
 	}
 }

@@ -42,8 +42,14 @@ func (w *worker) act(ctx context.Context, pod *corev1.Pod, gone bool, actions []
 		case lifecycle.CreateSandbox:
 			id, err := w.k.createSandbox(ctx, pod, a.Attempt)
 			if err != nil {
-				return false, err
+				if ctx.Err() == nil {
+					f := w.failures[lifecycle.SandboxFailure]
+					w.failures[lifecycle.SandboxFailure] = lifecycle.Failure{Reason: "FailedCreatePodSandBox", Message: err.Error(), At: time.Now(), Count: f.Count + 1}
+					w.log.Warn("pod sandbox failed to start", "err", err)
+				}
+				return false, errors.Join(errs...)
 			}
+			delete(w.failures, lifecycle.SandboxFailure)
 			newSandbox = id
 		case lifecycle.StartContainer:
 			w.startContainer(ctx, pod, a, newSandbox)

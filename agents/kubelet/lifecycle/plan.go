@@ -65,7 +65,11 @@ func (a Action) String() string {
 	return a.Kind.String()
 }
 
-// Failure is a recent failure to start a container (pulling its image,
+// SandboxFailure is the Failures key of a failure to run the sandbox.
+const SandboxFailure = ""
+
+// Failure is a recent failure to start a container or (under
+// SandboxFailure) to run the sandbox (pulling its image,
 // building its config, creating or starting it): the kubelet retries
 // after a back-off, as for a crash.
 type Failure struct {
@@ -148,6 +152,15 @@ func Plan(in Input) Result {
 			attempt = sb.Attempt + 1
 			if sb.Ready {
 				r.Actions = append(r.Actions, Action{Kind: StopSandbox, SandboxID: sb.ID})
+			}
+		}
+		if f, ok := in.Failures[SandboxFailure]; ok {
+			if due := f.At.Add(in.Backoff.Delay(f.Count)); in.Now.Before(due) {
+				for _, c := range pod.Spec.Containers {
+					r.Waiting[c.Name] = Waiting{Reason: "ContainerCreating", Message: f.Message}
+				}
+				r.requeue(due.Sub(in.Now))
+				return r
 			}
 		}
 		r.Actions = append(r.Actions, Action{Kind: CreateSandbox, Attempt: attempt})

@@ -53,7 +53,9 @@ func SandboxConfig(pod *corev1.Pod, o SandboxOptions) *runtimeapi.PodSandboxConf
 		if sc.RunAsUser != nil {
 			cfg.Linux.SecurityContext.RunAsUser = &runtimeapi.Int64Value{Value: *sc.RunAsUser}
 		}
-		if sc.RunAsGroup != nil {
+		// containerd refuses a group without a user; the sandbox only
+		// runs the pause process, so the group alone is left out.
+		if sc.RunAsGroup != nil && sc.RunAsUser != nil {
 			cfg.Linux.SecurityContext.RunAsGroup = &runtimeapi.Int64Value{Value: *sc.RunAsGroup}
 		}
 		cfg.Linux.SecurityContext.SupplementalGroups = supplementalGroups(sc)
