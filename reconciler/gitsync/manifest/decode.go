@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	yamlv3 "go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	sigsjson "sigs.k8s.io/json"
 )
@@ -44,7 +45,18 @@ func Decode(o *Object, into runtime.Object) []Error {
 func (o *Object) decodeError(err error) Error {
 	var te *json.UnmarshalTypeError
 	if !errors.As(err, &te) {
-		return Error{Pos: o.Pos, Object: o.String(), Message: strings.TrimPrefix(err.Error(), "json: ")}
+		e := Error{Pos: o.Pos, Object: o.String(), Message: strings.TrimPrefix(err.Error(), "json: ")}
+		if strings.HasPrefix(e.Message, "quantities must match") {
+			// resource.Quantity's own error names no field: find the value.
+			if n := o.node(); n != nil {
+				if mark, path := badQuantity(n, ""); mark != nil {
+					e.Pos = Position{File: o.Pos.File, Line: mark.Line, Column: mark.Column}
+					e.Field = path
+					e.Message = "not a quantity: write a number with an optional suffix, such as 500m, 2, 128Mi or 1G"
+				}
+			}
+		}
+		return e
 	}
 	got, _, _ := strings.Cut(te.Value, " ")
 	pos := o.Pos
@@ -130,4 +142,58 @@ func typeWord(t reflect.Type) string {
 		return typeWord(t.Elem())
 	}
 	return "a " + t.String()
+}
+
+// quantityMaps are the fields whose values are maps of resource
+// quantities.
+var quantityMaps = map[string]bool{"requests": true, "limits": true, "overhead": true, "capacity": true, "allocatable": true, "hard": true}
+
+// badQuantity finds the first value below n, a node at path, that is in a
+// map of quantities (or is a sizeLimit) and does not parse as one; it
+// returns its key node and field path.
+func badQuantity(n *yamlv3.Node, path string) (*yamlv3.Node, string) {
+	n = deref(n)
+	switch n.Kind {
+	case yamlv3.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := deref(n.Content[i]), deref(n.Content[i+1])
+			p := joinPath(path, k.Value)
+			if k.Value == "sizeLimit" && !isQuantity(v) {
+				return k, p
+			}
+			if quantityMaps[k.Value] && v.Kind == yamlv3.MappingNode {
+				for j := 0; j+1 < len(v.Content); j += 2 {
+					if !isQuantity(deref(v.Content[j+1])) {
+						return v.Content[j], p + "[" + deref(v.Content[j]).Value + "]"
+					}
+				}
+			}
+			if mark, at := badQuantity(v, p); mark != nil {
+				return mark, at
+			}
+		}
+	case yamlv3.SequenceNode:
+		for i, c := range n.Content {
+			if mark, at := badQuantity(c, fmt.Sprintf("%s[%d]", path, i)); mark != nil {
+				return mark, at
+			}
+		}
+	}
+	return nil, ""
+}
+
+// isQuantity reports whether a scalar node holds a valid quantity.
+func isQuantity(n *yamlv3.Node) bool {
+	if n.Kind != yamlv3.ScalarNode {
+		return true // a wrong type is reported as such
+	}
+	_, err := resource.ParseQuantity(n.Value)
+	return err == nil
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
 }

@@ -117,12 +117,16 @@ type Key struct {
 }
 
 // String is "Kind namespace/name", or "Kind name" for an object without a
-// namespace.
+// namespace; "(no name)" stands for an empty name.
 func (k Key) String() string {
-	if k.Namespace == "" {
-		return k.Kind + " " + k.Name
+	name := k.Name
+	if name == "" {
+		name = "(no name)"
 	}
-	return k.Kind + " " + k.Namespace + "/" + k.Name
+	if k.Namespace == "" {
+		return k.Kind + " " + name
+	}
+	return k.Kind + " " + k.Namespace + "/" + name
 }
 
 // Error is a problem found while rendering or decoding a manifest.

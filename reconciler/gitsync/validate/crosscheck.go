@@ -115,6 +115,9 @@ func duplicates(items []item) []Finding {
 	var out []Finding
 	for _, it := range items {
 		k := it.o.Key()
+		if k.Name == "" {
+			continue // reported as invalid
+		}
 		k.Namespace = it.ns
 		if prev, dup := first[k]; dup {
 			where := prev.o.Pos

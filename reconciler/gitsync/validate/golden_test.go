@@ -27,11 +27,13 @@ var goldenExt = map[Format]string{FormatText: "txt", FormatJSON: "json", FormatJ
 // JSON List, a kustomize base and overlay, policies, a .berthignore'd
 // broken draft. testdata/invalid has one problem per file: malformed YAML,
 // unknown fields, duplicate keys, wrong types (and YAML 1.1 booleans), an
-// object the API server rejects, a bad policy file, a Service selecting
-// nothing, missing ConfigMaps/Secrets/keys/ServiceAccount, duplicates, a
-// missing namespace, a selector that misses its template, kinds berth
-// does not serve, RBAC outside policies/, an overlay producing an invalid
-// object and a kustomization that cannot build.
+// object the API server rejects, edge cases (a namespace on a
+// cluster-scoped kind, no name, generateName, a bad quantity, a GitSource
+// typo), a bad policy file, a Service selecting nothing, missing
+// ConfigMaps/Secrets/keys/ServiceAccount, duplicates, a missing namespace,
+// a selector that misses its template, kinds berth does not serve, RBAC
+// outside policies/, an overlay producing an invalid object and a
+// kustomization that cannot build.
 func TestGolden(t *testing.T) {
 	for _, repo := range []string{"valid", "invalid"} {
 		r := Check([]Source{{FS: os.DirFS(filepath.Join("testdata", repo)), Root: ".", Name: repo}}, Options{})

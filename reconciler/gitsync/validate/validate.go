@@ -297,6 +297,9 @@ func (c *checker) object(display string, o *manifest.Object) (k8sruntime.Object,
 	for _, e := range (validation.Validator{Manifest: true}).Validate(obj) {
 		out = append(out, at(e.Field, e.ErrorBody()))
 	}
+	if o.Name() == "" && o.Object.GetGenerateName() != "" {
+		out = append(out, at("metadata.generateName", "berth applies objects by name, so that a sync can find them again: set metadata.name instead of generateName"))
+	}
 	return obj, out
 }
 
