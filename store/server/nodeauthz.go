@@ -8,6 +8,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -21,7 +22,10 @@ import (
 // do, and node authorization narrows its writes to its own objects (as
 // kube-apiserver's Node authorizer and NodeRestriction admission do):
 //
-//   - Node <name>: create, update, patch (and nodes/status) of its own Node only;
+//   - Node <name>: create, update, patch (and nodes/status) of its own Node
+//     only, without changing its pod CIDRs, taints or provider ID, and
+//     without labels under node-role.kubernetes.io/ or
+//     node-restriction.kubernetes.io/;
 //   - Lease kube-node-lease/<name>: create, update, patch, delete of its own Lease only;
 //   - pods: update/patch pods/status, delete and evict only pods whose
 //     spec.nodeName is the node.
@@ -135,6 +139,10 @@ func nodeWriteDenial(node string, req *apiserver.AdmissionRequest) string {
 		if req.Name != node {
 			return fmt.Sprintf("node %q may only register and change its own Node, not %q", node, req.Name)
 		}
+		if n, ok := req.Object.(*corev1.Node); ok && req.Subresource == "" {
+			old, _ := req.Old.(*corev1.Node)
+			return ownNodeDenial(n, old)
+		}
 	case isKind(req.Kind, coordinationv1.GroupName, "Lease"):
 		if req.Namespace == corev1.NamespaceNodeLease && req.Name != node {
 			return fmt.Sprintf("node %q may only write its own Lease %s/%s, not %q", node, corev1.NamespaceNodeLease, node, req.Name)
@@ -148,6 +156,47 @@ func nodeWriteDenial(node string, req *apiserver.AdmissionRequest) string {
 		}
 	}
 	return ""
+}
+
+// restrictedLabelPrefixes are label domains a node may not set on
+// itself, as upstream's NodeRestriction: they place workloads (an admin
+// labels nodes for them) or claim a role.
+var restrictedLabelPrefixes = []string{"node-restriction.kubernetes.io/", "node-role.kubernetes.io/"}
+
+// ownNodeDenial is why a node may not write its own Node as next (old is
+// the stored one, nil on create), or "": it may not change what the
+// control plane or an admin decides — its pod CIDRs, its taints (after
+// registering with them), its provider ID — nor give itself restricted
+// labels.
+func ownNodeDenial(next, old *corev1.Node) string {
+	for k, v := range next.Labels {
+		for _, prefix := range restrictedLabelPrefixes {
+			if strings.HasPrefix(k, prefix) && !hasLabel(old, k, v) {
+				return fmt.Sprintf("node %q may not set label %s on itself: labels under %s are for administrators", next.Name, k, prefix)
+			}
+		}
+	}
+	if old == nil {
+		return ""
+	}
+	switch {
+	case next.Spec.PodCIDR != old.Spec.PodCIDR || !slices.Equal(next.Spec.PodCIDRs, old.Spec.PodCIDRs):
+		return fmt.Sprintf("node %q may not change its spec.podCIDR(s): the node lifecycle controller allocates them", next.Name)
+	case !apiequality.Semantic.DeepEqual(next.Spec.Taints, old.Spec.Taints):
+		return fmt.Sprintf("node %q may not change its own taints", next.Name)
+	case next.Spec.ProviderID != old.Spec.ProviderID:
+		return fmt.Sprintf("node %q may not change its spec.providerID", next.Name)
+	}
+	return ""
+}
+
+// hasLabel says whether node (nil: none) has label k with value v.
+func hasLabel(node *corev1.Node, k, v string) bool {
+	if node == nil {
+		return false
+	}
+	have, ok := node.Labels[k]
+	return ok && have == v
 }
 
 func isKind(k *registry.Kind, group, kind string) bool {

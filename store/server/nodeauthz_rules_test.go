@@ -97,3 +97,32 @@ func TestNodeWriteDenial(t *testing.T) {
 		}
 	}
 }
+
+func TestOwnNodeDenial(t *testing.T) {
+	stored := &corev1.Node{}
+	stored.Name = "a"
+	stored.Labels = map[string]string{"node-role.kubernetes.io/worker": "", "zone": "x"}
+	stored.Spec = corev1.NodeSpec{PodCIDR: "10.244.1.0/24", PodCIDRs: []string{"10.244.1.0/24"}, Taints: []corev1.Taint{{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoSchedule}}}
+	with := func(change func(*corev1.Node)) *corev1.Node { n := stored.DeepCopy(); change(n); return n }
+	for _, tc := range []struct {
+		name   string
+		next   *corev1.Node
+		old    *corev1.Node
+		denied bool
+	}{
+		{"unchanged", stored.DeepCopy(), stored, false},
+		{"own label", with(func(n *corev1.Node) { n.Labels["zone"] = "y" }), stored, false},
+		{"keeps an admin's role label", with(func(n *corev1.Node) { n.Labels["team"] = "a" }), stored, false},
+		{"gives itself a role", with(func(n *corev1.Node) { n.Labels["node-role.kubernetes.io/control-plane"] = "" }), stored, true},
+		{"restricted label", with(func(n *corev1.Node) { n.Labels["node-restriction.kubernetes.io/pci"] = "yes" }), stored, true},
+		{"registers with a role", with(func(n *corev1.Node) {}), nil, true},
+		{"registers with taints", with(func(n *corev1.Node) { n.Labels = nil }), nil, false},
+		{"removes a taint", with(func(n *corev1.Node) { n.Spec.Taints = nil }), stored, true},
+		{"changes its pod CIDR", with(func(n *corev1.Node) { n.Spec.PodCIDRs = []string{"10.244.2.0/24"} }), stored, true},
+		{"sets a provider ID", with(func(n *corev1.Node) { n.Spec.ProviderID = "x://1" }), stored, true},
+	} {
+		if got := ownNodeDenial(tc.next, tc.old) != ""; got != tc.denied {
+			t.Errorf("%s: denied %v, want %v (%s)", tc.name, got, tc.denied, ownNodeDenial(tc.next, tc.old))
+		}
+	}
+}
