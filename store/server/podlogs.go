@@ -116,6 +116,9 @@ func (h *podLogs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush() // a followed log may stay empty for a while: the client has its answer now
+	}
 	if err := copyFlushing(w, resp.Body); err != nil && r.Context().Err() == nil {
 		h.log.Debug("streaming a pod log", "pod", info.Namespace+"/"+info.Name, "err", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -232,10 +233,19 @@ func TestFollowThroughTheAPIServer(t *testing.T) {
 		}
 	}
 	expect("before")
+	// A follow with nothing to show yet still answers at once.
+	quiet, err := ts.Admin.CoreV1().Pods("logs").GetLogs("web", &corev1.PodLogOptions{Follow: true, TailLines: ptr(int64(0))}).Stream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quiet.Close()
 	for i := range 5 {
 		line := "line " + strconv.Itoa(i)
 		a.write("logs", "web", web.UID, "app", 0, line)
 		expect(line) // each line arrives while the stream stays open
+	}
+	if line, err := bufio.NewReader(quiet).ReadString('\n'); err != nil || line != "line 0\n" {
+		t.Fatalf("the follow that started empty read %q (%v), want the first appended line", line, err)
 	}
 	a.write("logs", "web", web.UID, "app", 0, "last words")
 	a.set("logs", "web", "app", logs.Container{PodUID: web.UID, Running: false})
@@ -389,4 +399,87 @@ func TestAPIServerVerifiesTheAgent(t *testing.T) {
 	if got, err := getLogs(t, ts.Admin, "logs", "web", &corev1.PodLogOptions{InsecureSkipTLSVerifyBackend: true}); err != nil || got != "hello\n" {
 		t.Errorf("with insecureSkipTLSVerifyBackend: %q, %v", got, err)
 	}
+}
+
+// BenchmarkLogsThroughTheAPIServer measures `kubectl logs` throughput
+// through the API server and the agent: a whole log of 100-byte lines, and
+// lines appended while following (lines/s from the first write to the last
+// line read), plus the latency of one followed line (append → read).
+func BenchmarkLogsThroughTheAPIServer(b *testing.B) {
+	ts := servertest.Start(b)
+	ts.Namespace("logs")
+	a := startAgent(b, ts, "node-1")
+	web := a.pod("logs", "web", "node-1", nil, "app")
+	a.set("logs", "web", "app", logs.Container{PodUID: web.UID, Running: true})
+	line := strings.Repeat("x", 100)
+	const n = 100_000
+	batch := make([]string, 1000)
+	for i := range batch {
+		batch[i] = line
+	}
+	for range n / len(batch) {
+		a.write("logs", "web", web.UID, "app", 0, batch...)
+	}
+	ctx := context.Background()
+
+	b.Run("whole", func(b *testing.B) {
+		start := time.Now()
+		for b.Loop() {
+			stream, err := ts.Admin.CoreV1().Pods("logs").GetLogs("web", &corev1.PodLogOptions{}).Stream(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			got, err := io.Copy(io.Discard, stream)
+			stream.Close()
+			if err != nil || got != n*int64(len(line)+1) {
+				b.Fatalf("read %d bytes (%v)", got, err)
+			}
+		}
+		b.ReportMetric(float64(n*b.N)/time.Since(start).Seconds(), "lines/s")
+	})
+
+	b.Run("follow", func(b *testing.B) {
+		stream, err := ts.Admin.CoreV1().Pods("logs").GetLogs("web", &corev1.PodLogOptions{Follow: true, TailLines: ptr(int64(0))}).Stream(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer stream.Close()
+		r := bufio.NewReaderSize(stream, 1<<20)
+		const perOp = 10_000
+		start := time.Now()
+		for b.Loop() {
+			go func() {
+				for range perOp / 100 {
+					a.write("logs", "web", web.UID, "app", 0, batch[:100]...)
+				}
+			}()
+			for range perOp {
+				if _, err := r.ReadSlice('\n'); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(perOp*b.N)/time.Since(start).Seconds(), "lines/s")
+	})
+
+	b.Run("follow-latency", func(b *testing.B) {
+		stream, err := ts.Admin.CoreV1().Pods("logs").GetLogs("web", &corev1.PodLogOptions{Follow: true, TailLines: ptr(int64(0))}).Stream(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer stream.Close()
+		r := bufio.NewReader(stream)
+		var lat []time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			a.write("logs", "web", web.UID, "app", 0, "ping")
+			if _, err := r.ReadSlice('\n'); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(t0))
+		}
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	})
 }

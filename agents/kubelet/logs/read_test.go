@@ -264,3 +264,39 @@ func TestFollowEndsWithTheContext(t *testing.T) {
 		t.Fatal("follow did not end with its context")
 	}
 }
+
+// BenchmarkTail reads the last 10 lines of a 64 MiB log: the cost must not
+// grow with the file (it reads backwards from the end).
+func BenchmarkTail(b *testing.B) {
+	line := strings.Repeat("x", 100)
+	var recs []Record
+	for i := range 500_000 {
+		recs = append(recs, rec(i, Stdout, false, line))
+	}
+	path := writeLog(b, recs...)
+	b.ResetTimer()
+	for b.Loop() {
+		if err := Read(context.Background(), path, Options{Tail: 10}, io.Discard, func() bool { return false }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRead formats a whole log of 100-byte lines.
+func BenchmarkRead(b *testing.B) {
+	line := strings.Repeat("x", 100)
+	var recs []Record
+	const n = 100_000
+	for i := range n {
+		recs = append(recs, rec(i, Stdout, false, line))
+	}
+	path := writeLog(b, recs...)
+	b.ResetTimer()
+	start := time.Now()
+	for b.Loop() {
+		if err := Read(context.Background(), path, Options{Tail: -1, Timestamps: true}, io.Discard, func() bool { return false }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/time.Since(start).Seconds(), "lines/s")
+}
