@@ -34,6 +34,8 @@ import (
 const (
 	ReasonDriftDetected = "DriftDetected"
 	ReasonDriftResolved = "DriftResolved"
+	ReasonSelfHealed    = "SelfHealed"
+	ReasonSelfHealFail  = "SelfHealFailed"
 	ReasonLiveBranch    = "LiveBranchFailed"
 	ReasonPolicies      = "PoliciesPublished"
 )
@@ -248,6 +250,7 @@ func (r *reporter) observe(ctx context.Context, src *berthv1alpha1.GitSource, ap
 	var (
 		all     []drift.Entry
 		changes []livebranch.Change
+		drifted []Applied
 		commit  string
 	)
 	for _, a := range applied {
@@ -265,7 +268,11 @@ func (r *reporter) observe(ctx context.Context, src *berthv1alpha1.GitSource, ap
 		if len(entries) > 0 {
 			all = append(all, entries...)
 			changes = append(changes, livebranch.Change{File: a.File, Object: entries[0].Object, Entries: entries})
+			drifted = append(drifted, a)
 		}
+	}
+	if src.Spec.SelfHeal && len(drifted) > 0 && r.heal(ctx, src, drifted, all) {
+		all, changes = nil, nil
 	}
 	s := r.source(src)
 	text := commit + "\n" + strings.Join(entryLines(all), "\n")
@@ -279,6 +286,33 @@ func (r *reporter) observe(ctx context.Context, src *berthv1alpha1.GitSource, ap
 		r.record(ctx, src, repo, remote, commit, all, changes)
 	}
 	return statusEntries(all)
+}
+
+// heal re-applies git's state of the drifted objects (selfHeal), as the
+// source's ServiceAccount with force, and says so in an Event. It reports
+// whether every object was re-applied.
+func (r *reporter) heal(ctx context.Context, src *berthv1alpha1.GitSource, drifted []Applied, entries []drift.Entry) bool {
+	client, err := r.c.impersonating(ServiceAccountUser(src.Namespace, src.Spec.ServiceAccountName))
+	for _, a := range drifted {
+		if err != nil {
+			break
+		}
+		err = applyOne(ctx, client, a)
+	}
+	rec := r.c.recorder
+	if err != nil {
+		r.c.log.Error("self-heal failed", "source", src.Namespace+"/"+src.Name, "err", err)
+		if rec != nil {
+			rec.Event(src, corev1.EventTypeWarning, ReasonSelfHealFail, "re-applying git's state failed: "+err.Error())
+		}
+		return false
+	}
+	msg := "selfHeal re-applied git's state: " + drift.Summary(entries)
+	r.c.log.Info(msg, "source", src.Namespace+"/"+src.Name)
+	if rec != nil {
+		rec.Event(src, corev1.EventTypeNormal, ReasonSelfHealed, msg)
+	}
+	return true
 }
 
 // record tells people about a drift that changed: an Event, and a commit

@@ -278,4 +278,33 @@ func TestReportBack(t *testing.T) {
 		_, err := alice.CoreV1().Pods("shop").List(ctx, metav1.ListOptions{})
 		return err != nil, nil
 	})
+
+	// selfHeal: a new edit is reverted to git's value, and an Event says so.
+	src := e.source("shop")
+	src.Spec.SelfHeal = true
+	e.updateSpec(src)
+	e.waitSource("shop", 10*time.Second, "the drift to be gone", func(gs *berthv1alpha1.GitSource) bool {
+		return gs.Status.ObservedGeneration == src.Generation+1 && gs.Status.ConditionStatus(berthv1alpha1.ConditionDrifted) == "False"
+	})
+	cm, err = s.Admin.CoreV1().ConfigMaps("shop").Get(ctx, "greeting", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["text"] = "ciao"
+	if _, err := s.Admin.CoreV1().ConfigMaps("shop").Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "selfHeal to revert the edit", func() (bool, error) {
+		cm, err := s.Admin.CoreV1().ConfigMaps("shop").Get(ctx, "greeting", metav1.GetOptions{})
+		return err == nil && cm.Data["text"] == "hello", err
+	})
+	waitFor(t, 5*time.Second, "a SelfHealed Event", func() (bool, error) {
+		evs, err := s.Admin.CoreV1().Events("gitops").List(ctx, metav1.ListOptions{})
+		for _, ev := range evs.Items {
+			if ev.Reason == ReasonSelfHealed && strings.Contains(ev.Message, "data.text: hello → ciao by kubectl-edit") {
+				return true, nil
+			}
+		}
+		return false, err
+	})
 }
