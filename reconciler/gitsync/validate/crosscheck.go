@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 
+	berthv1alpha1 "github.com/berth-io/berth/api/berth/v1alpha1"
 	"github.com/berth-io/berth/policies"
 	"github.com/berth-io/berth/reconciler/gitsync/manifest"
 )
@@ -102,8 +103,30 @@ func (c *checker) crossCheck(r *Report, names []string) []Finding {
 			out = append(out, missingReferences(it, t, idx)...)
 		}
 	}
+	out = append(out, gitSourceReferences(items, idx)...)
 	if r.Policy != nil {
 		out = append(out, policyNamespaces(r.Policy, idx)...)
+	}
+	return out
+}
+
+// gitSourceReferences reports the ServiceAccount and Secret a GitSource
+// names that the repository does not define.
+func gitSourceReferences(items []item, idx index) []Finding {
+	var out []Finding
+	for _, it := range items {
+		g, ok := it.typed.(*berthv1alpha1.GitSource)
+		if !ok {
+			continue
+		}
+		if sa := g.Spec.ServiceAccountName; sa != "" && sa != "default" && !idx.serviceAccounts[it.ns+"/"+sa] {
+			out = append(out, it.finding(SeverityWarning, "spec.serviceAccountName", fmt.Sprintf("ServiceAccount %s/%s is not defined in the repository: the source syncs as this identity, so add it (and a RoleBinding for it in %s/)", it.ns, sa, PolicyDir)))
+		}
+		if ref := g.Spec.SecretRef; ref != nil && ref.Name != "" {
+			if _, ok := idx.secrets[it.ns+"/"+ref.Name]; !ok {
+				out = append(out, it.finding(SeverityWarning, "spec.secretRef.name", fmt.Sprintf("Secret %s/%s is not defined in the repository: create it in the cluster (credentials do not belong in git)", it.ns, ref.Name)))
+			}
+		}
 	}
 	return out
 }
