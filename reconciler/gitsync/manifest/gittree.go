@@ -3,6 +3,7 @@ package manifest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"path"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
@@ -236,4 +239,23 @@ func (d *treeDir) ReadDir(n int) ([]fs.DirEntry, error) {
 	out := d.entries[:n]
 	d.entries = d.entries[n:]
 	return out, nil
+}
+
+// RevisionFS is the file system of the commit that rev names in repo: a
+// branch, tag, remote branch ("origin/main"), hash or any revision go-git
+// resolves ("HEAD~1"). It returns the commit's hash too.
+func RevisionFS(repo *git.Repository, rev string) (fs.FS, plumbing.Hash, error) {
+	h, err := repo.ResolveRevision(plumbing.Revision(rev))
+	if err != nil {
+		return nil, plumbing.ZeroHash, fmt.Errorf("revision %q: %w", rev, err)
+	}
+	c, err := repo.CommitObject(*h)
+	if err != nil {
+		return nil, plumbing.ZeroHash, fmt.Errorf("revision %q (%s): %w", rev, h, err)
+	}
+	t, err := c.Tree()
+	if err != nil {
+		return nil, plumbing.ZeroHash, fmt.Errorf("revision %q (%s): %w", rev, h, err)
+	}
+	return GitTreeFS(t), *h, nil
 }

@@ -1,7 +1,9 @@
 package manifest
 
 import (
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -17,17 +19,22 @@ import (
 // commit's tree.
 func commitTree(t *testing.T, files map[string]string) *object.Tree {
 	t.Helper()
-	wt := memfs.New()
-	repo, err := git.Init(memory.NewStorage(), wt)
+	repo, err := git.Init(memory.NewStorage(), memfs.New())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return commitFiles(t, repo, files)
+}
+
+// commitFiles writes files to repo's worktree and commits them.
+func commitFiles(t *testing.T, repo *git.Repository, files map[string]string) *object.Tree {
+	t.Helper()
 	w, err := repo.Worktree()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, text := range files {
-		if err := util.WriteFile(wt, name, []byte(text), 0o644); err != nil {
+		if err := util.WriteFile(w.Filesystem, name, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := w.Add(name); err != nil {
@@ -75,5 +82,28 @@ func TestGitTreeFS(t *testing.T) {
 	}
 	if got := names(set); !reflect.DeepEqual(got, want) {
 		t.Errorf("objects:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestRevisionFS(t *testing.T) {
+	repo, err := git.Init(memory.NewStorage(), memfs.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\n"
+	commitFiles(t, repo, map[string]string{"a.yaml": fmt.Sprintf(cm, "first")})
+	commitFiles(t, repo, map[string]string{"a.yaml": fmt.Sprintf(cm, "second")})
+	for rev, want := range map[string]string{"HEAD": "second", "HEAD~1": "first", "master": "second"} {
+		fsys, h, err := RevisionFS(repo, rev)
+		if err != nil {
+			t.Fatalf("%s: %v", rev, err)
+		}
+		set, errs := Render(fsys, ".", Options{})
+		if len(errs) > 0 || len(set.Objects) != 1 || set.Objects[0].Name() != want || h.IsZero() {
+			t.Errorf("%s (%s): %q %q, want ConfigMap %s", rev, h, names(set), errorStrings(errs), want)
+		}
+	}
+	if _, _, err := RevisionFS(repo, "no-such-branch"); err == nil || !strings.Contains(err.Error(), `revision "no-such-branch"`) {
+		t.Errorf("a missing revision: %v", err)
 	}
 }
