@@ -365,6 +365,16 @@ func agentRestart(t *testing.T, c *cluster) {
 		t.Fatal(err)
 	}
 	c.startAgent()
+	// The adopted web pods stay Ready all along (their readiness probes
+	// start afresh in the new agent).
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		for _, old := range before.Items {
+			p, err := c.Admin.CoreV1().Pods("e2e").Get(ctx, old.Name, metav1.GetOptions{})
+			if err != nil || !ready(p) {
+				t.Fatalf("pod %s not ready after the agent restart: %v", old.Name, err)
+			}
+		}
+	}
 	// The pod deleted gracefully is stopped and its deletion finished; the
 	// one removed by force leaves a sandbox without a pod: removed too.
 	waitFor(t, 30*time.Second, "the pod deleted while the agent was down to be gone", func() (bool, error) {

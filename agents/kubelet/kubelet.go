@@ -78,6 +78,13 @@ type Kubelet struct {
 	probes  *probe.Manager
 	src     apiSource
 
+	// started is when Run began: containers that started earlier were
+	// adopted from a previous run of the agent.
+	started time.Time
+	// reported holds the containers whose readiness probe reported since
+	// Run began.
+	reported sync.Map
+
 	mu      sync.Mutex
 	workers map[types.UID]*worker
 	wg      sync.WaitGroup
@@ -132,6 +139,7 @@ func New(cfg Config) (*Kubelet, error) {
 func (k *Kubelet) Run(ctx context.Context) error {
 	k.mu.Lock()
 	k.ctx = ctx
+	k.started = time.Now()
 	k.mu.Unlock()
 	k.factory.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), k.synced) {
@@ -228,6 +236,9 @@ func (k *Kubelet) drainProbes(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case u := <-k.probes.Updates():
+			if u.Kind == probe.Readiness {
+				k.reported.Store(u.ContainerID, true)
+			}
 			k.wake(u.PodUID)
 		}
 	}

@@ -175,11 +175,29 @@ func (w *worker) probeStatus(pod *corev1.Pod, obs lifecycle.Observed) map[string
 			w.probed[c.ID] = true
 		}
 		if st, ok := w.k.probes.Status(c.ID); ok {
-			out[c.ID] = st
+			out[c.ID] = w.adopted(pod, c, spec, st)
 		}
 	}
 	w.stopProbes(running)
 	return out
+}
+
+// adopted keeps the readiness the pod reported for a container that ran
+// before this agent started, until its readiness probe reports again: an
+// agent restart must not take ready pods out of their Services.
+func (w *worker) adopted(pod *corev1.Pod, c lifecycle.Container, spec *corev1.Container, st probe.Status) probe.Status {
+	if spec.ReadinessProbe == nil || !c.StartedAt.Before(w.k.started) {
+		return st
+	}
+	if _, ok := w.k.reported.Load(c.ID); ok {
+		return st
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.ContainerID == lifecycle.ContainerIDPrefix+c.ID && cs.Ready {
+			st.Ready = true
+		}
+	}
+	return st
 }
 
 // stopProbes stops probing containers not in keep.
@@ -187,6 +205,7 @@ func (w *worker) stopProbes(keep map[string]bool) {
 	for id := range w.probed {
 		if !keep[id] {
 			w.k.probes.Stop(id)
+			w.k.reported.Delete(id)
 			delete(w.probed, id)
 		}
 	}
