@@ -46,8 +46,7 @@ type ReportOptions struct {
 	// "berth <berth@localhost>".
 	AuthorName, AuthorEmail string
 	// PushAuth returns the credentials to push a remote source's live
-	// branch (from its Secret); nil pushes without credentials, which
-	// suits file:// and unauthenticated remotes.
+	// branch; nil uses the source's own (its Secret, as for fetching).
 	PushAuth func(ctx context.Context, src *berthv1alpha1.GitSource) (transport.AuthMethod, error)
 	// CommitStatusHTTP is the HTTP client for commit statuses; nil for a
 	// default one.
@@ -67,6 +66,9 @@ type ReportOptions struct {
 //
 // Call it before Run.
 func (c *Controller) ReportBack(opts ReportOptions) {
+	if opts.PushAuth == nil {
+		opts.PushAuth = c.sourceAuth
+	}
 	r := &reporter{c: c, opts: opts, detector: drift.NewDetector(), sources: map[string]*reported{}}
 	prev := c.opts.Hooks
 	c.opts.Hooks = Hooks{
@@ -128,6 +130,15 @@ func (c *Controller) webhookSecret(ctx context.Context, namespace, name string) 
 	return data[webhook.SecretKey], nil
 }
 
+// sourceAuth is the auth method of src's credentials.
+func (c *Controller) sourceAuth(ctx context.Context, src *berthv1alpha1.GitSource) (transport.AuthMethod, error) {
+	data, err := c.secretData(ctx, src)
+	if err != nil || data == nil {
+		return nil, err
+	}
+	return c.fetcher.Auth(fetch.Request{URL: src.Spec.URL, Ref: src.Spec.Ref, Credentials: fetch.CredentialsFromSecret(data)})
+}
+
 // secretData is the data of src's Secret; nil without a secretRef.
 func (c *Controller) secretData(ctx context.Context, src *berthv1alpha1.GitSource) (map[string][]byte, error) {
 	if src.Spec.SecretRef == nil {
@@ -173,9 +184,11 @@ func (r *reporter) source(src *berthv1alpha1.GitSource) *reported {
 // validated publishes the commit's policies and reports it pending.
 func (r *reporter) validated(ctx context.Context, src *berthv1alpha1.GitSource, commit Commit) error {
 	s := r.source(src)
-	_, local := fetch.LocalPath(src.Spec.URL)
+	// Only an absolute path is read in place; file:// and the rest are
+	// fetched into a cache, and the live branch is pushed back.
+	remote := !strings.HasPrefix(src.Spec.URL, "/")
 	r.mu.Lock()
-	s.repo, s.remote = commit.Repo, !local
+	s.repo, s.remote = commit.Repo, remote
 	r.mu.Unlock()
 	r.postStatus(ctx, src, s, commit.SHA, commitstatus.Pending, "validated; applying")
 	if commit.Repo == nil {
@@ -330,15 +343,12 @@ func (r *reporter) record(ctx context.Context, src *berthv1alpha1.GitSource, rep
 	}
 	cfg := livebranch.Config{Branch: src.Spec.LiveBranch, AuthorName: r.opts.AuthorName, AuthorEmail: r.opts.AuthorEmail}
 	if remote {
-		cfg.Remote = "origin"
-		if r.opts.PushAuth != nil {
-			auth, err := r.opts.PushAuth(ctx, src)
-			if err != nil {
-				r.liveBranchFailed(src, err)
-				return
-			}
-			cfg.Auth = auth
+		auth, err := r.opts.PushAuth(ctx, src)
+		if err != nil {
+			r.liveBranchFailed(src, err)
+			return
 		}
+		cfg.Remote, cfg.Auth = "origin", auth
 	}
 	ref := src.Spec.Ref
 	if ref == "" {

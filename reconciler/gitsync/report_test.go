@@ -106,12 +106,9 @@ func (s *statusServer) last(sha string) string {
 	return st[len(st)-1]
 }
 
-// TestReportBack: a repository with manifests and a policies folder is
-// synced by a controller that reports back. Its policy governs the API
-// server; kubectl edit is reported as drift in status, as an Event and as
-// a commit on berth/live that git diff shows; commit statuses are posted;
-// a forged webhook is refused and a signed one triggers a sync.
-func TestReportBack(t *testing.T) {
+// startReporting is startEnv with a controller that reports back.
+func startReporting(t *testing.T, opts ReportOptions) *env {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "test.yaml"), []byte(testPolicy), 0o644); err != nil {
 		t.Fatal(err)
@@ -123,14 +120,24 @@ func TestReportBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctl.ReportBack(ReportOptions{})
+	ctl.ReportBack(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = ctl.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	cfg := rest.CopyConfig(s.AdminConfig)
 	cfg.ContentType = "application/json"
-	e := &env{Server: s, t: t, dyn: dynamic.NewForConfigOrDie(cfg), ctl: ctl}
+	return &env{Server: s, t: t, dyn: dynamic.NewForConfigOrDie(cfg), ctl: ctl}
+}
+
+// TestReportBack: a repository with manifests and a policies folder is
+// synced by a controller that reports back. Its policy governs the API
+// server; kubectl edit is reported as drift in status, as an Event and as
+// a commit on berth/live that git diff shows; commit statuses are posted;
+// a forged webhook is refused and a signed one triggers a sync.
+func TestReportBack(t *testing.T) {
+	e := startReporting(t, ReportOptions{})
+	s, ctl, ctx := e.Server, e.ctl, context.Background()
 
 	statuses := newStatusServer(t)
 	if _, err := s.Admin.CoreV1().Secrets("gitops").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "shop-git"},
@@ -307,4 +314,45 @@ func TestReportBack(t *testing.T) {
 		}
 		return false, err
 	})
+}
+
+// TestReportBackPushesTheLiveBranch: for a remote source (file://,
+// fetched into a cache) the live branch is pushed to the remote.
+func TestReportBackPushesTheLiveBranch(t *testing.T) {
+	e := startReporting(t, ReportOptions{AuthorName: "berth-bot", AuthorEmail: "bot@example.com"})
+	s, ctx := e.Server, context.Background()
+
+	repo := gittest.Init(t)
+	c1 := repo.Write(map[string]string{"namespace.yaml": reportNamespace, "configs.yaml": reportConfigs}).Commit("shop")
+	e.createSource("remote", berthv1alpha1.GitSourceSpec{URL: "file://" + repo.Dir, Ref: "main", ServiceAccountName: "deployer",
+		LiveBranch: "berth/live-prod", Interval: &metav1.Duration{Duration: time.Second}})
+	e.waitSource("remote", 10*time.Second, "the commit to be applied", appliedAndReady(c1))
+
+	cm, err := s.Admin.CoreV1().ConfigMaps("shop").Get(ctx, "first", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["mode"] = "wild"
+	if _, err := s.Admin.CoreV1().ConfigMaps("shop").Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	var live *plumbing.Reference
+	waitFor(t, 10*time.Second, "berth/live-prod pushed to the remote", func() (bool, error) {
+		live, err = repo.Repo.Reference(plumbing.NewBranchReferenceName("berth/live-prod"), true)
+		return err == nil, err
+	})
+	lc, err := repo.Repo.CommitObject(live.Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lc.Author.Email != "bot@example.com" || !strings.Contains(lc.Message, "ConfigMap shop/first data.mode calm → wild by kubectl-edit") {
+		t.Errorf("live commit by %s:\n%s", lc.Author.Email, lc.Message)
+	}
+	f, err := lc.File("configs.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.Contents(); got != strings.Replace(reportConfigs, "mode: calm", "mode: wild", 1) {
+		t.Errorf("configs.yaml on the live branch:\n%s", got)
+	}
 }

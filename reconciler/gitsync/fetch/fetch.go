@@ -208,6 +208,10 @@ func (f *Fetcher) cache(repoURL string) (*git.Repository, error) {
 	return repo, nil
 }
 
+// Auth is the go-git auth method of req's credentials for its URL: what a
+// push to the same remote (the live branch) authenticates with.
+func (f *Fetcher) Auth(req Request) (transport.AuthMethod, error) { return f.auth(req) }
+
 // auth turns the request's credentials into a go-git auth method for its
 // URL's transport.
 func (f *Fetcher) auth(req Request) (transport.AuthMethod, error) {
