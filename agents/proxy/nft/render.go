@@ -104,6 +104,17 @@ func (r renderer) stmt(s rules.Stmt) ([]expr.Any, error) {
 			&expr.Immediate{Register: reg32b, Data: binaryutil.BigEndian.PutUint16(s.To.Port())},
 			dnatFromRegs(),
 		}, nil
+	case rules.PickFromMap:
+		k, err := loadKey(s.Key)
+		if err != nil {
+			return nil, err
+		}
+		// numgen fills the register after the key's last part.
+		next := uint32(reg32b + len(k) - 1)
+		return append(k,
+			&expr.Numgen{Register: next, Modulus: uint32(s.N), Type: unix.NFT_NG_RANDOM},
+			&expr.Lookup{SourceRegister: reg1, SetName: s.Map, IsDestRegSet: true, DestRegister: reg1},
+			dnatFromRegs()), nil
 	case rules.Random:
 		return []expr.Any{
 			&expr.Numgen{Register: reg1, Modulus: uint32(s.N), Type: unix.NFT_NG_RANDOM},
@@ -185,6 +196,10 @@ func setDef(t *nftables.Table, s rules.Set) (*nftables.Set, error) {
 		d.KeyType = nftables.TypeIPAddr
 	case rules.AddrPairSet:
 		d.KeyType = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeIPAddr)
+	case rules.ClusterEndpointMap:
+		d.KeyType, d.IsMap, d.DataType = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeInetService, nftables.TypeMark), true, addrPortType
+	case rules.NodePortEndpointMap:
+		d.KeyType, d.IsMap, d.DataType = nftables.MustConcatSetType(nftables.TypeInetProto, nftables.TypeInetService, nftables.TypeMark), true, addrPortType
 	case rules.AffinitySet:
 		d.KeyType, d.Dynamic, d.HasTimeout, d.Timeout = nftables.TypeIPAddr, true, true, s.Timeout
 	default:
@@ -193,9 +208,18 @@ func setDef(t *nftables.Table, s rules.Set) (*nftables.Set, error) {
 	return d, nil
 }
 
+// addrPortType is an endpoint map's value: ip . port. (The endpoint index
+// in the keys is typed mark, a 4-byte host-order integer, rather than
+// integer, whose length nft(8) cannot tell inside a concatenation.)
+var addrPortType = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService)
+
 // kindOf tells a listed set's kind from its shape.
 func kindOf(s *nftables.Set) rules.SetKind {
 	switch {
+	case s.IsMap && s.KeyType.Bytes == 16 && !isVerdict(s):
+		return rules.ClusterEndpointMap
+	case s.IsMap && s.KeyType.Bytes == 12 && !isVerdict(s):
+		return rules.NodePortEndpointMap
 	case s.IsMap && s.KeyType.Bytes == 12:
 		return rules.ServiceMap
 	case s.IsMap && s.KeyType.Bytes == 8:
@@ -212,10 +236,14 @@ func kindOf(s *nftables.Set) rules.SetKind {
 	return 0
 }
 
+func isVerdict(s *nftables.Set) bool {
+	return s.DataType.GetNFTMagic() == nftables.TypeVerdict.GetNFTMagic()
+}
+
 func elements(es []rules.Element) []nftables.SetElement {
 	out := make([]nftables.SetElement, len(es))
 	for i, e := range es {
-		out[i] = nftables.SetElement{Key: []byte(e.Key)}
+		out[i] = nftables.SetElement{Key: []byte(e.Key), Val: []byte(e.Data)}
 		if e.Chain != "" {
 			out[i].VerdictData = &expr.Verdict{Kind: expr.VerdictGoto, Chain: e.Chain}
 		}

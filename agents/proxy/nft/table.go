@@ -89,6 +89,15 @@ func (t *Table) Apply(p rules.Plan) error {
 			}
 		}
 	}
+	// Elements before rules: a verdict element's loop check walks the
+	// table's sets, and each rule below may add an anonymous one.
+	for _, name := range sortedKeys(p.AddElements) {
+		for _, chunk := range chunks(p.AddElements[name]) {
+			if err := c.SetAddElements(&nftables.Set{Table: t.table, Name: name}, elements(chunk)); err != nil {
+				return fmt.Errorf("set %s: %w", name, err)
+			}
+		}
+	}
 	r := renderer{conn: c, table: t.table}
 	fill := func(ch rules.Chain) error {
 		for _, rule := range ch.Rules {
@@ -111,13 +120,6 @@ func (t *Table) Apply(p rules.Plan) error {
 			return err
 		}
 	}
-	for _, name := range sortedKeys(p.AddElements) {
-		for _, chunk := range chunks(p.AddElements[name]) {
-			if err := c.SetAddElements(&nftables.Set{Table: t.table, Name: name}, elements(chunk)); err != nil {
-				return fmt.Errorf("set %s: %w", name, err)
-			}
-		}
-	}
 	// Flush every chain first: a chain being deleted may jump to another
 	// one being deleted.
 	var deleting []string
@@ -135,7 +137,7 @@ func (t *Table) Apply(p rules.Plan) error {
 			c.DelSet(&nftables.Set{Table: t.table, Name: name})
 		}
 	}
-	t.tr.err = nil
+	t.tr.err, t.tr.stats = nil, ApplyStats{}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables table %s: %w", t.name, err)
 	}
@@ -144,6 +146,9 @@ func (t *Table) Apply(p rules.Plan) error {
 	}
 	return nil
 }
+
+// LastApply describes the last transaction Apply or Delete sent.
+func (t *Table) LastApply() ApplyStats { return t.tr.stats }
 
 // Exists reports whether the table is in the kernel.
 func (t *Table) Exists() (bool, error) {
@@ -222,7 +227,10 @@ func (t *Table) Observe() (rules.Model, error) {
 			}
 			for _, e := range es {
 				me := rules.Element{Key: string(e.Key)}
-				if s.IsMap {
+				switch {
+				case ms.Kind == rules.ClusterEndpointMap || ms.Kind == rules.NodePortEndpointMap:
+					me.Data = string(e.Val)
+				case s.IsMap:
 					me.Chain = verdictTarget(e.Val)
 				}
 				ms.Elements[me.Key] = me

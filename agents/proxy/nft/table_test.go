@@ -60,7 +60,7 @@ func TestApplyThenObserveRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatalf("nft list: %v\n%s", err, out)
 	}
-	for _, s := range []string{"numgen random mod 2 0 dnat to 10.244.0.2:8080", "update @affinity-", "ip daddr . meta l4proto . th dport vmap @service-ips", "masquerade fully-random"} {
+	for _, s := range []string{"numgen random mod 2 0 goto endpoint-", "chain pick-cluster-2", "update @affinity-", "ip daddr . meta l4proto . th dport vmap @service-ips", "masquerade fully-random"} {
 		if !strings.Contains(string(out), s) {
 			t.Errorf("nft list lacks %q:\n%s", s, out)
 		}

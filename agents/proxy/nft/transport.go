@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"syscall"
+	"time"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -28,6 +29,17 @@ type transport struct {
 	// err is the outcome of the last batch: the library would repeat one
 	// error once per message, so the Table reads it here instead.
 	err error
+	// stats describe the last batch.
+	stats ApplyStats
+}
+
+// ApplyStats describe one transaction: how many netlink messages and bytes
+// it took, and how long the kernel spent on it (the sendmsg call, in which
+// the kernel checks and commits the whole batch).
+type ApplyStats struct {
+	Messages int
+	Bytes    int
+	Kernel   time.Duration
 }
 
 // bufferBytes is the socket buffer size forced on the netlink socket, big
@@ -102,7 +114,13 @@ func (t *transport) batch(req []netlink.Message) error {
 		req[i].Header.Flags &^= netlink.Acknowledge | unix.NLM_F_ECHO
 	}
 	req[len(req)-2].Header.Flags |= netlink.Acknowledge
+	t.stats = ApplyStats{Messages: len(req) - 2}
+	for _, m := range req {
+		t.stats.Bytes += 16 + len(m.Data)
+	}
+	start := time.Now()
 	sent, err := t.nl.SendMessages(req)
+	t.stats.Kernel = time.Since(start)
 	if err != nil {
 		return fmt.Errorf("sending an nftables transaction of %d messages: %w", len(req)-2, err)
 	}

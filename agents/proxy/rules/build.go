@@ -67,9 +67,16 @@ func Base(node Node) Model {
 	hooked("filter-input", "filter", "input", -10, checkNew)
 	hooked("filter-forward", "filter", "forward", -10, checkNew)
 	hooked("filter-output", "filter", "output", -10, checkNew)
-	chain(ChainServices,
+	var masq []Rule
+	if node.ClusterCIDR.IsValid() {
+		// ClusterIP traffic from outside the pod network is masqueraded
+		// (the map's keys are the ClusterIPs; its verdicts are not used).
+		masq = append(masq, NewRule(MatchPrefix{Field: SrcAddr, Prefix: node.ClusterCIDR, Not: true},
+			MatchSet{Key: KeyDstAddrProtoPort, Set: SetServiceIPs}, Verdict{Kind: Jump, Chain: ChainMarkMasq}))
+	}
+	chain(ChainServices, append(masq,
 		NewRule(Vmap{Key: KeyDstAddrProtoPort, Map: SetServiceIPs}),
-		NewRule(MatchSet{Key: KeyDstAddr, Set: SetNodePortIPs}, Vmap{Key: KeyProtoPort, Map: SetServiceNodePorts}))
+		NewRule(MatchSet{Key: KeyDstAddr, Set: SetNodePortIPs}, Vmap{Key: KeyProtoPort, Map: SetServiceNodePorts}))...)
 	chain(ChainEndpointCheck,
 		NewRule(Vmap{Key: KeyDstAddrProtoPort, Map: SetNoEndpointServices}),
 		NewRule(MatchSet{Key: KeyDstAddr, Set: SetNodePortIPs}, Vmap{Key: KeyProtoPort, Map: SetNoEndpointNodePort}))
@@ -136,7 +143,10 @@ func Service(svc *v1.Service, slicesOf []*discoveryv1.EndpointSlice, node Node) 
 		key := fmt.Sprintf("%s/%s/%s/%s", svc.Namespace, svc.Name, lower(sp.Protocol), portName)
 		eps, localEps := endpoints(sp, slicesOf, node.Name)
 		svcChain := chainName("service", key)
-		b := portBuilder{m: m, key: key, affinity: affinity}
+		b := portBuilder{m: m, key: key, affinity: affinity, clusterKey: ServiceKey(clusterIP, proto, uint16(sp.Port))}
+		if sp.NodePort > 0 {
+			b.nodePortKey = PortKey(proto, uint16(sp.NodePort))
+		}
 		k := ServiceKey(clusterIP, proto, uint16(sp.Port))
 		if len(eps) == 0 {
 			b.element(SetNoEndpointServices, Element{Key: k, Chain: ChainReject})
@@ -144,12 +154,7 @@ func Service(svc *v1.Service, slicesOf []*discoveryv1.EndpointSlice, node Node) 
 			b.element(SetServiceIPs, Element{Key: k, Chain: svcChain})
 		}
 		if len(eps) > 0 {
-			var rules []Rule
-			if node.ClusterCIDR.IsValid() {
-				rules = append(rules, NewRule(MatchPrefix{Field: DstAddr, Prefix: netip.PrefixFrom(clusterIP, 32)},
-					MatchPrefix{Field: SrcAddr, Prefix: node.ClusterCIDR, Not: true}, Verdict{Kind: Jump, Chain: ChainMarkMasq}))
-			}
-			m.Chains[svcChain] = Chain{Name: svcChain, Rules: append(rules, b.pick(eps)...)}
+			m.Chains[svcChain] = Chain{Name: svcChain, Rules: b.pick(eps, clusterPick)}
 		}
 		if sp.NodePort <= 0 || svc.Spec.Type == v1.ServiceTypeClusterIP {
 			continue
@@ -164,13 +169,13 @@ func Service(svc *v1.Service, slicesOf []*discoveryv1.EndpointSlice, node Node) 
 		var rules []Rule
 		switch {
 		case !local:
-			rules = []Rule{NewRule(Verdict{Kind: Jump, Chain: ChainMarkMasq}), NewRule(Verdict{Kind: Goto, Chain: svcChain})}
+			rules = append([]Rule{NewRule(Verdict{Kind: Jump, Chain: ChainMarkMasq})}, b.pick(eps, nodePortPick)...)
 		case len(localEps) == 0:
 			rules = []Rule{NewRule(Verdict{Kind: Drop})}
 		default:
 			// Local: the client's address is kept, except from the node
 			// itself through 127.0.0.1, which the pod could not answer.
-			rules = append([]Rule{NewRule(MatchPrefix{Field: SrcAddr, Prefix: localhost}, Verdict{Kind: Jump, Chain: ChainMarkMasq})}, b.pick(localEps)...)
+			rules = append([]Rule{NewRule(MatchPrefix{Field: SrcAddr, Prefix: localhost}, Verdict{Kind: Jump, Chain: ChainMarkMasq})}, b.pick(localEps, localPick)...)
 		}
 		m.Chains[ext] = Chain{Name: ext, Rules: rules}
 	}
@@ -182,6 +187,9 @@ type portBuilder struct {
 	m        Model
 	key      string
 	affinity time.Duration
+	// clusterKey and nodePortKey prefix the service's elements in the
+	// endpoint maps.
+	clusterKey, nodePortKey string
 }
 
 func (b portBuilder) element(set string, e Element) {
@@ -198,38 +206,89 @@ var sharedKinds = map[string]SetKind{
 	SetNoEndpointNodePort: PortMap, SetNodePortIPs: AddrSet, SetHairpin: AddrPairSet,
 }
 
-// pick returns the rules that DNAT to one of eps, each with probability
-// 1/len(eps) (see Random); with ClientIP affinity, first a rule per
-// endpoint that sends a known client back to its endpoint's chain, and the
-// random pick goes to endpoint chains, which record the client in their
-// affinity set.
-func (b portBuilder) pick(eps []netip.AddrPort) []Rule {
+// pickKind says which endpoint maps a pick uses.
+type pickKind int
+
+const (
+	// clusterPick: traffic to the ClusterIP, keyed by ip daddr . l4proto . dport.
+	clusterPick pickKind = iota
+	// nodePortPick: traffic to a NodePort, keyed by l4proto . dport.
+	nodePortPick
+	// localPick: a NodePort's local endpoints (externalTrafficPolicy Local).
+	localPick
+)
+
+// pick returns the rules that DNAT to one of eps, uniformly at random: a
+// goto to the pick chain of len(eps) endpoints, with the endpoints added to
+// its map (see PickFromMap). With ClientIP affinity, a rule per endpoint
+// first sends a known client back to its endpoint's chain, then Random
+// rules pick an endpoint chain, which records the client in its affinity
+// set.
+func (b portBuilder) pick(eps []netip.AddrPort, kind pickKind) []Rule {
 	for _, ep := range eps {
 		k := AddrPairKey(ep.Addr(), ep.Addr())
 		b.element(SetHairpin, Element{Key: k})
 	}
+	if b.affinity == 0 {
+		if len(eps) == 1 {
+			return []Rule{NewRule(DNAT{To: eps[0]})}
+		}
+		prefix, mapKind, key, keyBytes := "cluster", ClusterEndpointMap, KeyDstAddrProtoPort, b.clusterKey
+		switch kind {
+		case nodePortPick:
+			prefix, mapKind, key, keyBytes = "nodeport", NodePortEndpointMap, KeyProtoPort, b.nodePortKey
+		case localPick:
+			prefix, mapKind, key, keyBytes = "nodeport-local", NodePortEndpointMap, KeyProtoPort, b.nodePortKey
+		}
+		set := fmt.Sprintf("%s-endpoints-%d", prefix, len(eps))
+		chain := fmt.Sprintf("pick-%s-%d", prefix, len(eps))
+		s, ok := b.m.Sets[set]
+		if !ok {
+			s = Set{Name: set, Kind: mapKind, Elements: map[string]Element{}}
+			b.m.Sets[set] = s
+		}
+		for i, ep := range eps {
+			k := keyBytes + indexKey(i)
+			s.Elements[k] = Element{Key: k, Data: AddrPortData(ep)}
+		}
+		b.m.Chains[chain] = Chain{Name: chain, Rules: []Rule{NewRule(PickFromMap{Key: key, N: len(eps), Map: set})}}
+		return []Rule{NewRule(Verdict{Kind: Goto, Chain: chain})}
+	}
 	var sticky, random []Rule
 	for i, ep := range eps {
-		target := Stmt(DNAT{To: ep})
-		if b.affinity > 0 {
-			id := b.key + "__" + ep.String()
-			chain := chainName("endpoint", id)
-			aff := chainName("affinity", fmt.Sprintf("%s/%d", id, int(b.affinity.Seconds())))
-			b.m.Sets[aff] = Set{Name: aff, Kind: AffinitySet, Timeout: b.affinity}
-			b.m.Chains[chain] = Chain{Name: chain, Rules: []Rule{
-				NewRule(UpdateSet{Key: KeySrcAddr, Set: aff}),
-				NewRule(DNAT{To: ep}),
-			}}
-			sticky = append(sticky, NewRule(MatchSet{Key: KeySrcAddr, Set: aff}, Verdict{Kind: Goto, Chain: chain}))
-			target = Verdict{Kind: Goto, Chain: chain}
-		}
+		id := b.key + "__" + ep.String()
+		chain := chainName("endpoint", id)
+		aff := chainName("affinity", fmt.Sprintf("%s/%d", id, int(b.affinity.Seconds())))
+		b.m.Sets[aff] = Set{Name: aff, Kind: AffinitySet, Timeout: b.affinity}
+		b.m.Chains[chain] = Chain{Name: chain, Rules: []Rule{
+			NewRule(UpdateSet{Key: KeySrcAddr, Set: aff}),
+			NewRule(DNAT{To: ep}),
+		}}
+		sticky = append(sticky, NewRule(MatchSet{Key: KeySrcAddr, Set: aff}, Verdict{Kind: Goto, Chain: chain}))
 		if left := len(eps) - i; left > 1 {
-			random = append(random, NewRule(Random{N: left}, target))
+			random = append(random, NewRule(Random{N: left}, Verdict{Kind: Goto, Chain: chain}))
 		} else {
-			random = append(random, NewRule(target))
+			random = append(random, NewRule(Verdict{Kind: Goto, Chain: chain}))
 		}
 	}
 	return append(sticky, random...)
+}
+
+// indexKey is the last part of an endpoint map key: the endpoint's number
+// in host byte order, as numgen writes it.
+func indexKey(i int) string {
+	var b [4]byte
+	binary.NativeEndian.PutUint32(b[:], uint32(i))
+	return string(b[:])
+}
+
+// AddrPortData is the value of an endpoint map element: ip . port.
+func AddrPortData(ap netip.AddrPort) string {
+	var b [8]byte
+	a := ap.Addr().As4()
+	copy(b[:4], a[:])
+	binary.BigEndian.PutUint16(b[4:6], ap.Port())
+	return string(b[:])
 }
 
 // endpoints returns the addresses that serve port sp: the ready ones, or

@@ -11,6 +11,7 @@ package rules
 
 import (
 	"encoding/hex"
+	"maps"
 	"hash/fnv"
 	"slices"
 	"strings"
@@ -88,6 +89,11 @@ const (
 	AddrSet
 	// AddrPairSet holds ip . ip pairs.
 	AddrPairSet
+	// ClusterEndpointMap maps ip . l4proto . port . index to ip . port: the
+	// endpoints of the services with a given count (see PickFromMap).
+	ClusterEndpointMap
+	// NodePortEndpointMap maps l4proto . nodeport . index to ip . port.
+	NodePortEndpointMap
 	// AffinitySet holds client addresses with a timeout; the packet path adds
 	// and refreshes them (flags dynamic, timeout), so the proxy never manages
 	// its elements.
@@ -108,10 +114,12 @@ type Set struct {
 
 // Element is one set element. Key is the key's bytes as the kernel stores it
 // (each part of a concatenation padded to 4 bytes). Chain is the goto target
-// of a verdict map element; empty in a plain set.
+// of a verdict map element, Data the ip . port value of an endpoint map
+// element; both empty in a plain set.
 type Element struct {
 	Key   string
 	Chain string
+	Data  string
 }
 
 // Plan is the ordered change from one model to another. Apply it in the
@@ -249,6 +257,9 @@ func (m Model) Merge(part Model) {
 	for name, s := range part.Sets {
 		base, ok := m.Sets[name]
 		if !ok {
+			// A copy: later parts add their elements to it, and part is
+			// kept (the proxy caches each Service's part).
+			s.Elements = maps.Clone(s.Elements)
 			m.Sets[name] = s
 			continue
 		}

@@ -163,13 +163,26 @@ func slice(eps ...ep) *discoveryv1.EndpointSlice {
 	return s
 }
 
-// dnatTargets lists the endpoints the rules of chain DNAT to.
+// dnatTargets lists the endpoints the rules of chain DNAT to, following a
+// goto to a pick chain into its endpoint map.
 func dnatTargets(m Model, chain string) []string {
 	var out []string
 	for _, r := range m.Chains[chain].Rules {
 		for _, s := range r.Stmts {
-			if d, ok := s.(DNAT); ok {
+			switch d := s.(type) {
+			case DNAT:
 				out = append(out, d.To.String())
+			case Verdict:
+				if pick, ok := m.Chains[d.Chain]; ok && d.Kind == Goto && strings.HasPrefix(d.Chain, "pick-") {
+					p := pick.Rules[0].Stmts[0].(PickFromMap)
+					var found []string
+					for _, e := range m.Sets[p.Map].Elements {
+						b := []byte(e.Data)
+						found = append(found, netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[:4])), uint16(b[4])<<8|uint16(b[5])).String())
+					}
+					slices.Sort(found)
+					out = append(out, found...)
+				}
 			}
 		}
 	}
@@ -246,8 +259,11 @@ func TestServiceNodePortPolicies(t *testing.T) {
 	m := Service(svc(nodePort(v1.ServiceExternalTrafficPolicyCluster)), two, node)
 	ext := m.Sets[SetServiceNodePorts].Elements[portKey].Chain
 	rules := m.Chains[ext].Rules
-	if len(rules) != 2 || rules[0].String() != "jump mark-for-masquerade" || !strings.HasPrefix(rules[1].String(), "goto service-") {
-		t.Fatalf("Cluster policy external chain %v: want masquerade mark then goto the service chain", rules)
+	if len(rules) != 2 || rules[0].String() != "jump mark-for-masquerade" || rules[1].String() != "goto pick-nodeport-2" {
+		t.Fatalf("Cluster policy external chain %v: want masquerade mark then goto the NodePort pick chain", rules)
+	}
+	if got := dnatTargets(m, ext); !slices.Equal(got, []string{"10.244.0.2:8080", "10.244.1.2:8080"}) {
+		t.Fatalf("Cluster policy DNATs to %v, want both endpoints", got)
 	}
 
 	m = Service(svc(nodePort(v1.ServiceExternalTrafficPolicyLocal)), two, node)
@@ -306,19 +322,18 @@ func TestMergeThenDiffTouchesOneService(t *testing.T) {
 			if name == "b" {
 				ip = ready
 			}
-			m.Merge(Service(s, []*discoveryv1.EndpointSlice{slice(ep{ip: ip, ready: true})}, node))
+			m.Merge(Service(s, []*discoveryv1.EndpointSlice{slice(ep{ip: ip, ready: true}, ep{ip: "10.244.0.99", ready: true})}, node))
 		}
 		return m
 	}
 	p := Diff(build("10.244.0.2"), build("10.244.0.7"))
-	if len(p.ReplaceChains) != 1 || !strings.Contains(p.ReplaceChains[0].Name, "ns/b/") {
-		t.Fatalf("replace %v, want only b's service chain", p.ReplaceChains)
+	if len(p.AddChains)+len(p.ReplaceChains)+len(p.DeleteChains)+len(p.AddSets)+len(p.DeleteSets) != 0 {
+		t.Fatalf("plan %+v changes chains or sets; a new endpoint address only changes elements", p)
 	}
-	if len(p.AddChains)+len(p.DeleteChains)+len(p.AddSets)+len(p.DeleteSets) != 0 {
-		t.Fatalf("plan %+v changes more than one chain", p)
-	}
-	// b's hairpin element changes; a and c share 10.244.0.2 so it stays.
-	if len(p.AddElements[SetHairpin]) != 1 || len(p.DeleteElements) != 0 {
-		t.Fatalf("hairpin adds %v deletes %v, want one add and no delete", p.AddElements, p.DeleteElements)
+	// b's endpoint element is replaced and its hairpin element added, while
+	// a and c still share 10.244.0.2 so that one stays.
+	if len(p.AddElements[SetHairpin]) != 1 || len(p.DeleteElements[SetHairpin]) != 0 ||
+		len(p.AddElements["cluster-endpoints-2"]) != 1 || len(p.DeleteElements["cluster-endpoints-2"]) != 1 {
+		t.Fatalf("adds %v deletes %v, want b's endpoint element replaced and one hairpin element added", p.AddElements, p.DeleteElements)
 	}
 }
