@@ -11,8 +11,8 @@ package rules
 
 import (
 	"encoding/hex"
-	"maps"
 	"hash/fnv"
+	"maps"
 	"slices"
 	"strings"
 	"time"
