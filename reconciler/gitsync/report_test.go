@@ -185,6 +185,7 @@ func TestReportBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	cm.Data["text"] = "hola"
+	edited := time.Now()
 	if _, err := s.Admin.CoreV1().ConfigMaps("shop").Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
 		t.Fatal(err)
 	}
@@ -209,6 +210,7 @@ func TestReportBack(t *testing.T) {
 		live, err = repo.Repo.Reference(plumbing.NewBranchReferenceName("berth/live"), true)
 		return err == nil, err
 	})
+	t.Logf("kubectl edit → Drifted in status and the live branch committed in %v", time.Since(edited))
 	lc, err := repo.Repo.CommitObject(live.Hash())
 	if err != nil {
 		t.Fatal(err)

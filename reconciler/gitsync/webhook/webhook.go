@@ -21,13 +21,14 @@
 // https://<server>/hooks/git?source=<namespace>/<name>, content type
 // application/json, with the same secret.
 //
-// How the engine uses it:
+// How it is wired: gitsync.Controller.Webhook() builds it with the
+// source's Secret and Controller.Trigger. As the API server's public paths
+// are fixed when it starts, before gitsync's controller exists, mount a
+// Late and Set it later:
 //
-//	h := webhook.New(webhook.Config{
-//		Secret:  func(ctx context.Context, ns, name string) ([]byte, error) { ... }, // the GitSource's secretRef webhookSecret
-//		Trigger: func(ns, name string) { queue.Add(ns + "/" + name) },
-//	})
-//	apiCfg.PublicPaths[webhook.Path] = h
+//	var hook webhook.Late
+//	apiCfg.PublicPaths[webhook.Path] = &hook
+//	... ctl, _ := gitsync.New(cfg, opts); hook.Set(ctl.Webhook())
 package webhook
 
 import (
@@ -41,6 +42,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -203,4 +205,22 @@ func sourceOf(r *http.Request) (namespace, name string, err error) {
 		return "", "", fmt.Errorf("source %q: want <namespace>/<name> of a GitSource", src)
 	}
 	return namespace, name, nil
+}
+
+// Late is a handler to mount before the one it serves exists: the API
+// server's public paths are fixed when it starts, gitsync's controller is
+// built after. Until Set, it answers 503.
+type Late struct{ h atomic.Pointer[http.Handler] }
+
+// Set makes l serve h.
+func (l *Late) Set(h http.Handler) { l.h.Store(&h) }
+
+// ServeHTTP serves with the handler Set, or answers 503.
+func (l *Late) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := l.h.Load()
+	if h == nil {
+		http.Error(w, "gitsync is not running yet: try again shortly", http.StatusServiceUnavailable)
+		return
+	}
+	(*h).ServeHTTP(w, r)
 }

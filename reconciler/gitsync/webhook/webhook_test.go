@@ -153,3 +153,18 @@ func TestValid(t *testing.T) {
 		t.Error("GitHub's example signature is not valid")
 	}
 }
+
+func TestLate(t *testing.T) {
+	var l Late
+	rec := httptest.NewRecorder()
+	l.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, Path, nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("before Set: %d", rec.Code)
+	}
+	l.Set(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }))
+	rec = httptest.NewRecorder()
+	l.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, Path, nil))
+	if rec.Code != http.StatusTeapot {
+		t.Errorf("after Set: %d", rec.Code)
+	}
+}
