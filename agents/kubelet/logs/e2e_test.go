@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"io"
 	"math/big"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,6 +44,8 @@ type agent struct {
 	node   string
 	addr   string
 	caPool *x509.CertPool
+
+	active atomic.Int64 // requests being served
 
 	mu         sync.Mutex
 	containers map[string]logs.Container // by ns/pod/container
@@ -83,15 +87,20 @@ func startAgentWith(t testing.TB, ts *servertest.Server, name string, cert tls.C
 		t.Fatal(err)
 	}
 	a.addr = l.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
+	// Count the requests in progress, to see streams end.
+	hs := &http.Server{TLSConfig: logs.TLSConfig(cert, a.caPool), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.active.Add(1)
+		defer a.active.Add(-1)
+		srv.ServeHTTP(w, r)
+	})}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := srv.Serve(ctx, l, logs.TLSConfig(cert, a.caPool), nil); err != nil {
+		if err := hs.ServeTLS(l, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			t.Errorf("agent: %v", err)
 		}
 	}()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { _ = hs.Close(); <-done })
 
 	port, _ := strconv.Atoi(strings.Split(a.addr, ":")[1])
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
@@ -482,4 +491,45 @@ func BenchmarkLogsThroughTheAPIServer(b *testing.B) {
 		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 	})
+}
+
+// TestFollowEnds: a follow ends when the container restarts (a newer log
+// file appears before the agent's lookup sees it), and closing the stream
+// ends the agent's side too.
+func TestFollowEnds(t *testing.T) {
+	ts := servertest.Start(t)
+	ts.Namespace("logs")
+	a := startAgent(t, ts, "node-1")
+	web := a.pod("logs", "web", "node-1", nil, "app")
+	a.set("logs", "web", "app", logs.Container{PodUID: web.UID, Running: true})
+	a.write("logs", "web", web.UID, "app", 0, "run 0")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stream, err := ts.Admin.CoreV1().Pods("logs").GetLogs("web", &corev1.PodLogOptions{Follow: true}).Stream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.write("logs", "web", web.UID, "app", 1, "run 1")
+	if got, err := io.ReadAll(stream); err != nil || string(got) != "run 0\n" {
+		t.Fatalf("follow across a restart: %q, %v; want run 0's log, then the end", got, err)
+	}
+	stream.Close()
+
+	a.set("logs", "web", "app", logs.Container{PodUID: web.UID, RestartCount: 1, Running: true})
+	stream, err = ts.Admin.CoreV1().Pods("logs").GetLogs("web", &corev1.PodLogOptions{Follow: true, Container: "app"}).Stream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.active.Load() != 1 {
+		t.Fatalf("%d requests at the agent, want the one follow", a.active.Load())
+	}
+	stream.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for a.active.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the agent still streams after the client closed the follow")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -171,9 +171,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		run--
 	}
 	path := filepath.Join(PodDir(s.cfg.Root, ns, pod, c.PodUID), ContainerFile(name, run))
+	next := filepath.Join(PodDir(s.cfg.Root, ns, pod, c.PodUID), ContainerFile(name, run+1))
 	alive := func() bool {
 		if apiOpts.Previous {
 			return false
+		}
+		if _, err := os.Stat(next); err == nil {
+			return false // restarted, even if the lookup has not seen it yet
 		}
 		now, err := s.cfg.Lookup(ns, pod, name)
 		return err == nil && now.Running && now.PodUID == c.PodUID && now.RestartCount == c.RestartCount
