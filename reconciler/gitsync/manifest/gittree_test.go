@@ -78,7 +78,7 @@ func TestGitTreeFS(t *testing.T) {
 	want := []string{
 		"apps/hello/deploy.yaml:1:1 ConfigMap a", // a directory's entries sort by name
 		"apps/hello-world.yaml:1:1 ConfigMap b",
-		"overlay/kustomization.yaml:1:1 ConfigMap x/c",
+		"base/cm.yaml:1:1 ConfigMap x/c", // where the overlay's object comes from
 	}
 	if got := names(set); !reflect.DeepEqual(got, want) {
 		t.Errorf("objects:\n got %q\nwant %q", got, want)

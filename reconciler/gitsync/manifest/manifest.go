@@ -40,8 +40,12 @@ type Object struct {
 	GVK schema.GroupVersionKind
 	// Raw is the object as JSON, the form the API server takes.
 	Raw []byte
-	// Pos is where the object starts: its document (or List item) for a
-	// plain manifest, the kustomization file for kustomize output.
+	// Pos is where the object starts: its document (or List item). For
+	// kustomize output it is the document the object was built from
+	// (found with kustomize's origin annotations; FieldPosition then
+	// points into that document, where an overlay's patch may have changed
+	// the value), the generator's entry in the kustomization for a
+	// generated object, or else the kustomization file.
 	Pos Position
 	// Kustomization is the kustomization file that produced the object, or
 	// empty for a plain manifest.
@@ -101,7 +105,7 @@ func (o *Object) String() string {
 // fields (list elements without an index pick the first element that has
 // the field). A field that is not in the file (a required field left out)
 // is reported at the deepest enclosing field that is. For kustomize output
-// it is Pos.
+// not traced to a document it is Pos.
 func (o *Object) FieldPosition(path string) Position {
 	node := o.node()
 	if node == nil {

@@ -287,9 +287,10 @@ patches:
 		"overlays/broken/kustomization.yaml": "resources:\n- missing.yaml\n",
 	})
 	set, errs := Render(fsys, ".", Options{})
+	// Objects are positioned at the documents they were built from.
 	want := []string{
-		"base/kustomization.yaml:1:1 Deployment hello",
-		"overlays/prod/kustomization.yaml:1:1 Deployment prod/hello",
+		"base/deploy.yaml:1:1 Deployment hello",
+		"base/deploy.yaml:1:1 Deployment prod/hello",
 	}
 	if got := names(set); !reflect.DeepEqual(got, want) {
 		t.Errorf("objects:\n got %q\nwant %q", got, want)
@@ -316,4 +317,50 @@ func unstructuredInt(m map[string]interface{}, fields ...string) (int64, bool, e
 	}
 	v, ok := m[fields[len(fields)-1]].(int64)
 	return v, ok, nil
+}
+
+func TestKustomizeOutputIsPositionedAtItsSources(t *testing.T) {
+	fsys := mapFS(map[string]string{
+		"base/kustomization.yaml": "resources: [cm.yaml]\n",
+		"base/cm.yaml":            "# comment\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ab\n",
+		"prod/kustomization.yaml": "namePrefix: p-\nresources:\n- ../base\n- own.yaml\nconfigMapGenerator:\n- name: gen\n  literals: [a=b]\n",
+		"prod/own.yaml":           "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n",
+		"kept/kustomization.yaml": "buildMetadata: [originAnnotations]\nresources: [own.yaml]\n",
+		"kept/own.yaml":           "apiVersion: v1\nkind: Secret\nmetadata:\n  name: kept\n",
+	})
+	set, errs := Render(fsys, ".", Options{})
+	if len(errs) > 0 {
+		t.Fatal(errorStrings(errs))
+	}
+	want := []string{
+		"base/cm.yaml:2:1 ConfigMap a",
+		"base/cm.yaml:9:1 ConfigMap ab",
+		"kept/own.yaml:1:1 Secret kept",
+		"base/cm.yaml:2:1 ConfigMap p-a",
+		"base/cm.yaml:9:1 ConfigMap p-ab", // the longest name p-ab contains
+		"prod/own.yaml:1:1 Secret p-s",
+		"prod/kustomization.yaml:5:1 ConfigMap p-gen-4h2mbtbbt6", // at its generator
+	}
+	if got := names(set); !reflect.DeepEqual(got, want) {
+		t.Errorf("objects:\n got %q\nwant %q", got, want)
+	}
+	pa := set.Objects[3]
+	if got := pa.FieldPosition("data.k").String(); got != "base/cm.yaml:7:3" {
+		t.Errorf("FieldPosition(data.k) = %s, want base/cm.yaml:7:3", got)
+	}
+	if pa.Kustomization != "prod/kustomization.yaml" {
+		t.Errorf("Kustomization = %q", pa.Kustomization)
+	}
+	// berth's origin annotations stay out of the objects; a user's stay in.
+	for _, o := range set.Objects {
+		_, has := o.Object.GetAnnotations()["config.kubernetes.io/origin"]
+		if want := o.Name() == "kept"; has != want || strings.Contains(string(o.Raw), "config.kubernetes.io/origin") != want {
+			t.Errorf("%s: origin annotation %v in %s", o, has, o.Raw)
+		}
+	}
+	// The kustomization files are left as they were for the next build.
+	set2, _ := Render(fsys, "prod", Options{})
+	if got := names(set2); !reflect.DeepEqual(got, want[3:]) {
+		t.Errorf("second build: %q", got)
+	}
 }

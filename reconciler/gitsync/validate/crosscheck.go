@@ -33,8 +33,7 @@ type item struct {
 
 // finding is a Finding at the field at fieldPath of it.
 func (it item) finding(s Severity, fieldPath, message string) Finding {
-	pos := it.o.FieldPosition(fieldPath)
-	return Finding{Severity: s, File: path.Join(it.display, pos.File), Line: pos.Line, Column: pos.Column, Object: it.o.String(), Field: fieldPath, Message: message}
+	return objectFinding(s, it.display, it.o, fieldPath, message)
 }
 
 // podTemplate is the pod a workload runs, and where it is in the object.

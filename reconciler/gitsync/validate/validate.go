@@ -270,8 +270,7 @@ func (c *checker) objects(display string, objs []*manifest.Object, typed []k8sru
 // then the API server's defaulting and validation.
 func (c *checker) object(display string, o *manifest.Object) (k8sruntime.Object, []Finding) {
 	at := func(fieldPath, message string) Finding {
-		pos := o.FieldPosition(fieldPath)
-		return Finding{Severity: SeverityError, File: path.Join(display, pos.File), Line: pos.Line, Column: pos.Column, Object: o.String(), Field: fieldPath, Message: message}
+		return objectFinding(SeverityError, display, o, fieldPath, message)
 	}
 	k, ok := c.registry.ForKind(o.GVK)
 	switch {
@@ -331,6 +330,17 @@ func unknownKindField(reg *registry.Registry, gvk schema.GroupVersionKind) strin
 		}
 	}
 	return "kind"
+}
+
+// objectFinding is a Finding at the field at fieldPath of o. For an object
+// built by kustomize from a file elsewhere, the message names the
+// kustomization: the overlay may have changed the value found there.
+func objectFinding(s Severity, display string, o *manifest.Object, fieldPath, message string) Finding {
+	pos := o.FieldPosition(fieldPath)
+	if o.Kustomization != "" && pos.File != o.Kustomization {
+		message += " (in the output of " + path.Join(display, o.Kustomization) + ")"
+	}
+	return Finding{Severity: s, File: path.Join(display, pos.File), Line: pos.Line, Column: pos.Column, Object: o.String(), Field: fieldPath, Message: message}
 }
 
 // fromError is the Finding of a render or decode error.
