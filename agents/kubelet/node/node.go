@@ -18,7 +18,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
@@ -97,12 +96,17 @@ type Node struct {
 	facts facts
 	uid   types.UID
 	lease *nodestatus.Lease
+	// leaseStale says that the renewal at registration failed.
+	leaseStale bool
 	poke  chan struct{}
 
 	mu          sync.Mutex // guards allocatable
 	allocatable corev1.ResourceList
 
-	lastReport time.Time // only Run's status loop uses it
+	// Only Run's status loop uses these: when the status was last sent,
+	// and the resourceVersion of the node's last write to its Node.
+	lastReport  time.Time
+	lastWritten string
 }
 
 // Register checks cfg, measures the machine and registers the Node (or
@@ -136,6 +140,7 @@ func Register(ctx context.Context, cfg Config) (*Node, error) {
 	n.lease = nodestatus.NewLease(cfg.Client.CoordinationV1(), cfg.Name, n.uid, cfg.LeaseDuration)
 	if err := n.lease.Renew(ctx, time.Now()); err != nil {
 		cfg.Log.Warn("renewing the node lease failed; Run retries", "node", cfg.Name, "err", err)
+		n.leaseStale = true
 	}
 	cfg.Log.Info("node registered", "node", cfg.Name, "ips", cfg.NodeIPs, "runtime", n.facts.runtimeVersion)
 	return n, nil
@@ -218,12 +223,12 @@ func (n *Node) register(ctx context.Context) error {
 	}
 	if missing := missingLabels(stored.Labels, want.Labels); missing != nil {
 		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": missing}}) // cannot fail: strings
-		if _, err := nodes.Patch(ctx, n.cfg.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		if stored, err = nodes.Patch(ctx, n.cfg.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
 			return fmt.Errorf("labelling node %s: %w", n.cfg.Name, err)
 		}
 	}
 	n.uid = stored.UID
-	n.lastReport = now
+	n.lastReport, n.lastWritten = now, stored.ResourceVersion
 	return nil
 }
 
@@ -265,6 +270,9 @@ func (n *Node) Run(ctx context.Context) {
 
 func (n *Node) runLease(ctx context.Context) {
 	next := wait.Jitter(n.cfg.LeaseRenewInterval, 0.04)
+	if n.leaseStale {
+		next = 0
+	}
 	retry := 200 * time.Millisecond
 	for {
 		select {
@@ -315,12 +323,10 @@ func (n *Node) runStatus(ctx context.Context) {
 // and is not safe to call while Run runs.
 func (n *Node) UpdateStatus(ctx context.Context, now time.Time) (ready bool, err error) {
 	nodes := n.cfg.Client.CoreV1().Nodes()
-	// From the API server's cache, as kubelet reads it; a cache that has
-	// not seen the Node yet (just registered) sends us to etcd.
-	current, err := nodes.Get(ctx, n.cfg.Name, metav1.GetOptions{ResourceVersion: "0"})
-	if apierrors.IsNotFound(err) {
-		current, err = nodes.Get(ctx, n.cfg.Name, metav1.GetOptions{})
-	}
+	// From the API server's cache, as kubelet reads it, but not older
+	// than the node's own last write: a stale copy could hide a change
+	// the node must still report.
+	current, err := nodes.Get(ctx, n.cfg.Name, metav1.GetOptions{ResourceVersion: n.lastWritten})
 	if err != nil {
 		return false, fmt.Errorf("reading node %s: %w", n.cfg.Name, err)
 	}
@@ -332,10 +338,11 @@ func (n *Node) UpdateStatus(ctx context.Context, now time.Time) (ready bool, err
 	if !statusChanged(current.Status, st) && now.Sub(n.lastReport) < n.cfg.StatusReportFrequency {
 		return ready, nil
 	}
-	if _, err := nodestatus.PatchStatus(ctx, nodes, n.cfg.Name, st, true); err != nil {
+	patched, err := nodestatus.PatchStatus(ctx, nodes, n.cfg.Name, st, true)
+	if err != nil {
 		return false, err
 	}
-	n.lastReport = now
+	n.lastReport, n.lastWritten = now, patched.ResourceVersion
 	return ready, nil
 }
 
