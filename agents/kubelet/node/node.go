@@ -98,7 +98,7 @@ type Node struct {
 	lease *nodestatus.Lease
 	// leaseStale says that the renewal at registration failed.
 	leaseStale bool
-	poke  chan struct{}
+	poke       chan struct{}
 
 	mu          sync.Mutex // guards allocatable
 	allocatable corev1.ResourceList
