@@ -240,7 +240,7 @@ func (n *Node) measureStatus(ctx context.Context, current []corev1.NodeCondition
 	if err != nil {
 		return corev1.NodeStatus{}, err
 	}
-	if m.Info.Hostname == "" || n.cfg.Hostname != "" {
+	if n.cfg.Hostname != "" {
 		m.Info.Hostname = n.cfg.Hostname
 	}
 	runtimeErr := n.cfg.RuntimeHealthy(ctx)
