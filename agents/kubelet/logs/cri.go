@@ -51,21 +51,36 @@ type Record struct {
 // ParseRecord parses one CRI log line, with or without its newline. The
 // Content slice aliases line.
 func ParseRecord(line []byte) (Record, error) {
+	return parseRecord(line, true)
+}
+
+// parseRecord parses a CRI log line; without withTime the time is left
+// zero (parsing it costs more than the rest of the line).
+func parseRecord(line []byte, withTime bool) (Record, error) {
 	line = bytes.TrimSuffix(line, []byte{'\n'})
 	ts, rest, ok := bytes.Cut(line, []byte{' '})
 	if !ok {
 		return Record{}, fmt.Errorf("CRI log line %q: no stream after the time", abbrev(line))
 	}
-	t, err := time.Parse(time.RFC3339Nano, string(ts))
-	if err != nil {
-		return Record{}, fmt.Errorf("CRI log line %q: time: %w", abbrev(line), err)
+	var t time.Time
+	if withTime {
+		var err error
+		if t, err = time.Parse(time.RFC3339Nano, string(ts)); err != nil {
+			return Record{}, fmt.Errorf("CRI log line %q: time: %w", abbrev(line), err)
+		}
 	}
 	stream, rest, ok := bytes.Cut(rest, []byte{' '})
 	if !ok {
 		return Record{}, fmt.Errorf("CRI log line %q: no tag after the stream", abbrev(line))
 	}
-	if s := string(stream); s != Stdout && s != Stderr {
-		return Record{}, fmt.Errorf("CRI log line %q: stream %q is neither stdout nor stderr", abbrev(line), s)
+	var name string
+	switch string(stream) {
+	case Stdout:
+		name = Stdout
+	case Stderr:
+		name = Stderr
+	default:
+		return Record{}, fmt.Errorf("CRI log line %q: stream %q is neither stdout nor stderr", abbrev(line), stream)
 	}
 	tags, content, _ := bytes.Cut(rest, []byte{' '})
 	tag, _, _ := bytes.Cut(tags, []byte{':'})
@@ -77,13 +92,7 @@ func ParseRecord(line []byte) (Record, error) {
 	default:
 		return Record{}, fmt.Errorf("CRI log line %q: tag %q is neither P nor F", abbrev(line), tag)
 	}
-	r := Record{Time: t, Partial: partial, Content: content}
-	if string(stream) == Stdout {
-		r.Stream = Stdout
-	} else {
-		r.Stream = Stderr
-	}
-	return r, nil
+	return Record{Time: t, Stream: name, Partial: partial, Content: content}, nil
 }
 
 // AppendRecord appends r in CRI form (with its newline) to b: what a

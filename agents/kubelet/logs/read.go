@@ -89,7 +89,7 @@ func Read(ctx context.Context, path string, opts Options, w io.Writer, alive fun
 			return err
 		}
 	}
-	out := &output{w: bufio.NewWriterSize(w, 32<<10), opts: opts, atLineStart: map[string]bool{Stdout: true, Stderr: true}}
+	out := &output{w: bufio.NewWriterSize(w, 32<<10), opts: opts, atLineStart: map[string]bool{Stdout: true, Stderr: true}, newline: [1]byte{'\n'}}
 	if opts.LimitBytes > 0 {
 		out.left = opts.LimitBytes
 	}
@@ -178,10 +178,11 @@ type output struct {
 	// (the previous one was not partial).
 	atLineStart map[string]bool
 	stamp       []byte
+	newline     [1]byte
 }
 
 func (o *output) record(line []byte) error {
-	rec, err := ParseRecord(line)
+	rec, err := parseRecord(line, o.opts.Timestamps || !o.opts.Since.IsZero())
 	if err != nil {
 		return nil
 	}
@@ -204,7 +205,7 @@ func (o *output) record(line []byte) error {
 		return err
 	}
 	if !rec.Partial {
-		return o.write([]byte{'\n'})
+		return o.write(o.newline[:])
 	}
 	return nil
 }
@@ -253,12 +254,13 @@ func tailStart(f *os.File, n int64, stream string) (int64, error) {
 	block := make([]byte, tailBlock)
 	// counts reports whether the record starting at off (its newline at
 	// end) ends a line of the wanted stream.
+	scratch := make([]byte, 64)
 	counts := func(off, end int64, buf []byte, bufStart int64) (bool, error) {
-		hdr := make([]byte, 0, 64)
+		var hdr []byte
 		if off-bufStart+64 <= int64(len(buf)) && off >= bufStart {
 			hdr = buf[off-bufStart : off-bufStart+64]
 		} else {
-			hdr = hdr[:min(64, end-off)]
+			hdr = scratch[:min(64, end-off)]
 			if _, err := f.ReadAt(hdr, off); err != nil && !errors.Is(err, io.EOF) {
 				return false, err
 			}
@@ -266,7 +268,7 @@ func tailStart(f *os.File, n int64, stream string) (int64, error) {
 		if i := bytes.IndexByte(hdr, '\n'); i >= 0 {
 			hdr = hdr[:i]
 		}
-		rec, err := ParseRecord(hdr)
+		rec, err := parseRecord(hdr, false)
 		if err != nil {
 			return false, nil
 		}
