@@ -159,6 +159,10 @@ type reporter struct {
 
 	mu      sync.Mutex
 	sources map[string]*reported // by namespace/name
+
+	// liveMu makes live-branch commits one at a time (sources may share a
+	// repository; see livebranch.Commit).
+	liveMu sync.Mutex
 }
 
 // reported is what was last reported for one source.
@@ -354,6 +358,8 @@ func (r *reporter) record(ctx context.Context, src *berthv1alpha1.GitSource, rep
 	if ref == "" {
 		ref = "HEAD"
 	}
+	r.liveMu.Lock()
+	defer r.liveMu.Unlock()
 	res, err := livebranch.Commit(ctx, repo, livebranch.Request{Source: plumbing.NewHash(commit), Ref: ref, Root: src.Spec.Path, Changes: changes}, cfg)
 	if err != nil {
 		r.liveBranchFailed(src, err)

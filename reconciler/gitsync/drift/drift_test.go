@@ -56,7 +56,7 @@ func managed(manager string, op metav1.ManagedFieldsOperationType, at time.Time,
 	return metav1.ManagedFieldsEntry{Manager: manager, Operation: op, APIVersion: "apps/v1", Time: &t, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)}}
 }
 
-func decode(t *testing.T, s string) *unstructured.Unstructured {
+func decode(t testing.TB, s string) *unstructured.Unstructured {
 	t.Helper()
 	u := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal([]byte(s), &u.Object); err != nil {
@@ -67,7 +67,7 @@ func decode(t *testing.T, s string) *unstructured.Unstructured {
 
 // live is gitDeployment as the server stores it (defaults, status, server
 // metadata, the cpu request canonicalised), changed by edit.
-func live(t *testing.T, edit func(u *unstructured.Unstructured), managedFields ...metav1.ManagedFieldsEntry) *unstructured.Unstructured {
+func live(t testing.TB, edit func(u *unstructured.Unstructured), managedFields ...metav1.ManagedFieldsEntry) *unstructured.Unstructured {
 	u := decode(t, gitDeployment)
 	containers, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
 	c := containers[0].(map[string]any)
@@ -245,9 +245,8 @@ func TestReports(t *testing.T) {
 // drifted in one field (the engine checks every applied object on each
 // health pass).
 func BenchmarkDetect(b *testing.B) {
-	t := &testing.T{}
-	desired := decode(t, gitDeployment)
-	l := live(t, func(u *unstructured.Unstructured) {
+	desired := decode(b, gitDeployment)
+	l := live(b, func(u *unstructured.Unstructured) {
 		_ = unstructured.SetNestedField(u.Object, int64(5), "spec", "replicas")
 	},
 		managed("kubectl-scale", metav1.ManagedFieldsOperationUpdate, later, `{"f:spec":{"f:replicas":{}}}`),

@@ -115,6 +115,13 @@ type Result struct {
 
 // Commit records req on the live branch of repo and, with a Remote, pushes
 // it.
+//
+// The branch's ref moves with a compare-and-swap, retried when it changed
+// in between (another berth pushed to the remote, say); nothing else in
+// the repository is written but new objects, so a user committing,
+// checking out or fetching at the same time is unaffected. Calls for one
+// repository within a process must not overlap (go-git cannot create a
+// ref atomically); gitsync makes them one at a time.
 func Commit(ctx context.Context, repo *git.Repository, req Request, cfg Config) (Result, error) {
 	if cfg.Branch == "" {
 		cfg.Branch = DefaultBranch
@@ -150,7 +157,8 @@ func Commit(ctx context.Context, repo *git.Repository, req Request, cfg Config) 
 			res.Unwritten = unwritten
 			return res, nil
 		}
-		if !errors.Is(err, storage.ErrReferenceHasChanged) && !errors.Is(err, git.ErrNonFastForwardUpdate) && !isRejected(err) {
+		if !errors.Is(err, storage.ErrReferenceHasChanged) && !errors.Is(err, plumbing.ErrReferenceNotFound) &&
+			!errors.Is(err, git.ErrNonFastForwardUpdate) && !isRejected(err) {
 			return Result{}, err
 		}
 		lastErr = err
