@@ -87,9 +87,9 @@ func URL(h *corev1.HTTPGetAction, c *corev1.Container, podIP string) (*url.URL, 
 	if err != nil {
 		return nil, err
 	}
-	host := h.Host
-	if host == "" {
-		host = podIP
+	host, err := hostOr(h.Host, podIP)
+	if err != nil {
+		return nil, err
 	}
 	scheme := strings.ToLower(string(h.Scheme))
 	if scheme == "" {
@@ -187,9 +187,9 @@ func tcpSocket(ctx context.Context, h *corev1.TCPSocketAction, c *corev1.Contain
 	if err != nil {
 		return err
 	}
-	host := h.Host
-	if host == "" {
-		host = podIP
+	host, err := hostOr(h.Host, podIP)
+	if err != nil {
+		return err
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	var d net.Dialer
@@ -201,7 +201,11 @@ func tcpSocket(ctx context.Context, h *corev1.TCPSocketAction, c *corev1.Contain
 }
 
 func grpcCheck(ctx context.Context, h *corev1.GRPCAction, podIP string) error {
-	addr := net.JoinHostPort(podIP, strconv.Itoa(int(h.Port)))
+	host, err := hostOr("", podIP)
+	if err != nil {
+		return err
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(int(h.Port)))
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithUserAgent(UserAgent))
 	if err != nil {
 		return fmt.Errorf("grpc %s: %w", addr, err)
@@ -219,6 +223,18 @@ func grpcCheck(ctx context.Context, h *corev1.GRPCAction, podIP string) error {
 		return fmt.Errorf("grpc service %q at %s is %s", service, addr, resp.GetStatus())
 	}
 	return nil
+}
+
+// hostOr is the probe's host, else the pod IP; a probe cannot run before
+// the pod has an IP.
+func hostOr(host, podIP string) (string, error) {
+	switch {
+	case host != "":
+		return host, nil
+	case podIP != "":
+		return podIP, nil
+	}
+	return "", errors.New("the pod has no IP address yet and the probe names no host")
 }
 
 func truncate(b []byte) string {

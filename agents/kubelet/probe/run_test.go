@@ -113,6 +113,18 @@ func TestHTTPGetHostOverridesPodIP(t *testing.T) {
 	}
 }
 
+func TestNoPodIP(t *testing.T) {
+	for _, p := range []*corev1.Probe{
+		httpProbe("/", intstr.FromInt(80), ""),
+		{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt(80)}}},
+		{ProbeHandler: corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Port: 80}}},
+	} {
+		if got, msg := (Runner{}).Run(context.Background(), p, &corev1.Container{}, "cid", "", time.Second); got != Failure || !strings.Contains(msg, "no IP address") {
+			t.Errorf("%+v without a pod IP: %v %q", p.ProbeHandler, got, msg)
+		}
+	}
+}
+
 // closedPort returns a loopback port nothing listens on.
 func closedPort(t *testing.T) int {
 	t.Helper()
