@@ -62,7 +62,7 @@ type cluster struct {
 
 // testBackoff is the crash-loop back-off of the tests: 10 s would make
 // them slow.
-var testBackoff = lifecycle.Backoff{Initial: 400 * time.Millisecond, Max: 4 * time.Second}
+var testBackoff = lifecycle.Backoff{Initial: time.Second, Max: 8 * time.Second}
 
 func startCluster(t *testing.T) *cluster {
 	t.Helper()

@@ -147,6 +147,10 @@ func envConfigMapSecret(t *testing.T, c *cluster) {
 	if log := c.containerLog(p, "main", 0); !strings.Contains(log, "all good") {
 		t.Errorf("container log %q, want it to say all good", log)
 	}
+	waitFor(t, 10*time.Second, "a Started event from the kubelet", func() (bool, error) {
+		evs, err := c.Admin.CoreV1().Events("e2e").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=env,reason=Started"})
+		return err == nil && len(evs.Items) > 0 && evs.Items[0].Source.Component == "kubelet", err
+	})
 	// kubectl logs: the API server asks the agent over HTTPS.
 	b, err := c.Admin.CoreV1().Pods("e2e").GetLogs("env", &corev1.PodLogOptions{}).DoRaw(ctx)
 	if err != nil || string(b) != "all good\n" {
@@ -203,7 +207,9 @@ func crashLoop(t *testing.T, c *cluster) {
 	}
 	// The wait before restart n is Initial·2^(n-2) from the second on.
 	d2, d3, d4 := seen[2].Sub(seen[1]), seen[3].Sub(seen[2]), seen[4].Sub(seen[3])
-	if d2 < testBackoff.Initial || d3 < 2*testBackoff.Initial || d4 < 4*testBackoff.Initial || d4 <= d3 || d3 <= d2 {
+	// Lower bounds only: the time to notice an exit and start again adds
+	// to each wait, by varying amounts on a busy machine.
+	if d2 < testBackoff.Initial || d3 < 2*testBackoff.Initial || d4 < 4*testBackoff.Initial || d4 <= d2 {
 		t.Errorf("restarts %s, %s, %s apart; want at least %s, %s, %s (growing)", d2, d3, d4, testBackoff.Initial, 2*testBackoff.Initial, 4*testBackoff.Initial)
 	}
 }

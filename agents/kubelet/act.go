@@ -46,6 +46,7 @@ func (w *worker) act(ctx context.Context, pod *corev1.Pod, gone bool, actions []
 					f := w.failures[lifecycle.SandboxFailure]
 					w.failures[lifecycle.SandboxFailure] = lifecycle.Failure{Reason: "FailedCreatePodSandBox", Message: err.Error(), At: time.Now(), Count: f.Count + 1}
 					w.log.Warn("pod sandbox failed to start", "err", err)
+					w.event(pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
 				}
 				return false, errors.Join(errs...)
 			}
@@ -83,6 +84,11 @@ func (w *worker) act(ctx context.Context, pod *corev1.Pod, gone bool, actions []
 		}
 	}
 	if len(kills) > 0 {
+		for _, a := range kills {
+			w.k.probes.Stop(a.ContainerID)
+			w.k.reported.Delete(a.ContainerID)
+			delete(w.probed, a.ContainerID)
+		}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		for _, a := range kills {
@@ -141,11 +147,13 @@ func (w *worker) startContainer(ctx context.Context, pod *corev1.Pod, a lifecycl
 	reason, err := w.k.start(ctx, pod, a, sandboxID)
 	if err == nil {
 		delete(w.failures, a.Name)
+		w.event(pod, corev1.EventTypeNormal, "Started", "Started container %s", a.Name)
 		return
 	}
 	if ctx.Err() != nil {
 		return
 	}
+	w.event(pod, corev1.EventTypeWarning, "Failed", "Error: %s: %v", reason, err)
 	f := w.failures[a.Name]
 	w.failures[a.Name] = lifecycle.Failure{Reason: reason, Message: err.Error(), At: time.Now(), Count: f.Count + 1}
 	w.log.Info("container failed to start", "container", a.Name, "reason", reason, "err", err)
@@ -286,8 +294,7 @@ func (w *worker) killContainer(ctx context.Context, pod *corev1.Pod, a lifecycle
 	}
 	left := max(grace-time.Since(start), minGracePeriod)
 	w.log.Info("stopping container", "container", a.Name, "reason", a.Reason, "grace", left)
-	w.k.probes.Stop(a.ContainerID)
-	delete(w.probed, a.ContainerID)
+	w.event(pod, corev1.EventTypeNormal, "Killing", "Stopping container %s: %s", a.Name, a.Reason)
 	sctx, cancel := context.WithTimeout(ctx, left+30*time.Second)
 	defer cancel()
 	_, err := w.k.cfg.Runtime.StopContainer(sctx, &runtimeapi.StopContainerRequest{ContainerId: a.ContainerID, Timeout: int64((left + time.Second - 1) / time.Second)})
@@ -389,4 +396,12 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// event records an event on the pod (not on pods already gone).
+func (w *worker) event(pod *corev1.Pod, eventType, reason, format string, args ...any) {
+	if w.k.cfg.Recorder == nil || w.pod() == nil {
+		return
+	}
+	w.k.cfg.Recorder.Eventf(pod, eventType, reason, format, args...)
 }

@@ -22,8 +22,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-io/berth/agents/kubelet/lifecycle"
@@ -66,6 +69,9 @@ type Config struct {
 	RelistPeriod time.Duration
 	// Log receives the kubelet's logs (default slog.Default()).
 	Log *slog.Logger
+	// Recorder records the pods' events (default: events written to the
+	// API server as component "kubelet" of this node).
+	Recorder record.EventRecorder
 }
 
 // Kubelet runs a node's pods. Create it with New and start it with Run.
@@ -142,6 +148,12 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	k.started = time.Now()
 	k.mu.Unlock()
 	k.factory.Start(ctx.Done())
+	if k.cfg.Recorder == nil {
+		broadcaster := record.NewBroadcaster(record.WithContext(context.WithoutCancel(ctx)))
+		defer broadcaster.Shutdown()
+		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: k.cfg.Client.CoreV1().Events("")})
+		k.cfg.Recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: k.cfg.NodeName})
+	}
 	if !cache.WaitForCacheSync(ctx.Done(), k.synced) {
 		return ctx.Err()
 	}
