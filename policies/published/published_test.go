@@ -9,8 +9,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	berthv1alpha1 "github.com/berth-io/berth/api/berth/v1alpha1"
 	"github.com/berth-io/berth/policies"
 	"github.com/berth-io/berth/policies/published"
 	"github.com/berth-io/berth/store/server"
@@ -66,8 +69,19 @@ func TestPublishedPoliciesGovernEveryServer(t *testing.T) {
 	first := servertest.Start(t)
 	second := servertest.Start(t, func(o *server.Options) { o.Etcd.Endpoints = first.Etcd.Endpoints() })
 	first.Namespace("team-a")
+	first.Namespace("apps")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	// Only the files of a GitSource that exists are in force.
+	sources := dynamic.NewForConfigOrDie(first.AdminConfig).Resource(berthv1alpha1.GitSourcesResource).Namespace("apps")
+	gitSource := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": berthv1alpha1.SchemeGroupVersion.String(), "kind": "GitSource",
+		"metadata": map[string]any{"name": "web", "namespace": "apps"},
+		"spec":     map[string]any{"url": "/srv/git/web"},
+	}}
+	if _, err := sources.Create(ctx, gitSource, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	gitsync := first.ClientAs(server.GitSyncUser)
 	alice := []kubernetes.Interface{first.ClientAs("alice"), second.ClientAs("alice")}
 	canList := func(c kubernetes.Interface) bool {
@@ -135,8 +149,23 @@ func TestPublishedPoliciesGovernEveryServer(t *testing.T) {
 		t.Error("gitsync could update another kube-system ConfigMap")
 	}
 
+	// Deleting the GitSource withdraws its policy, even before gitsync
+	// unpublishes it.
+	if err := published.Publish(ctx, gitsync, published.SourceName("apps", "web"), map[string][]byte{"policies/team-a.yaml": []byte(grant)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the grant again", true)
+	if err := sources.Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("deleting the GitSource revokes its grant", false)
+
 	if err := published.Unpublish(ctx, gitsync, published.SourceName("apps", "web")); err != nil {
 		t.Fatal(err)
+	}
+	cm, err := first.Admin.CoreV1().ConfigMaps(published.Namespace).Get(ctx, published.Name, metav1.GetOptions{})
+	if err != nil || len(cm.Data) != 0 {
+		t.Errorf("after Unpublish: %v, %v", cm.Data, err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for len(status(t, ctx, second).Sources) != 0 {

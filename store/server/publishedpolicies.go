@@ -6,16 +6,22 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
+	berthv1alpha1 "github.com/berth-io/berth/api/berth/v1alpha1"
 	"github.com/berth-io/berth/policies"
 	"github.com/berth-io/berth/policies/published"
 	"github.com/berth-io/berth/store/registry"
 	"github.com/berth-io/berth/store/watchcache"
 )
+
+// recheckPublished is how often the published sources are checked
+// against the GitSources that exist (a deleted source's policy goes).
+const recheckPublished = 2 * time.Second
 
 // watchPublishedPolicies keeps pol's in-memory policy sources equal to
 // the ConfigMap kube-system/berth-policies, where gitsync publishes the
@@ -23,6 +29,8 @@ import (
 // until ctx ends. Every API server runs it, so a merged policy change
 // takes effect on all of them within a watch event; a broken one is
 // refused by pol (last good files kept, problems in /debug/policies).
+// The files of a GitSource that no longer exists are dropped within
+// recheckPublished.
 func watchPublishedPolicies(ctx context.Context, reg *registry.Registry, caches map[*registry.Kind]*watchcache.Resource, pol *policies.Store, log *slog.Logger) {
 	kind, ok := reg.Lookup(corev1.SchemeGroupVersion.WithResource("configmaps"))
 	if !ok || caches[kind] == nil {
@@ -30,14 +38,29 @@ func watchPublishedPolicies(ctx context.Context, reg *registry.Registry, caches 
 		return
 	}
 	configMaps := caches[kind]
+	sourceExists := func(string) bool { return true }
+	if gsKind, ok := reg.Lookup(berthv1alpha1.GitSourcesResource); ok && caches[gsKind] != nil {
+		sourceExists = func(source string) bool {
+			ns, name, _ := strings.Cut(source, "/")
+			_, ok := caches[gsKind].Get(gsKind.Key(ns, name))
+			return ok
+		}
+	}
 	applied := map[string]map[string][]byte{} // source → the files handed to pol
+	var current *corev1.ConfigMap             // the ConfigMap last seen
 	sync := func(cm *corev1.ConfigMap) {
+		current = cm
 		want := map[string]map[string][]byte{}
 		if cm != nil {
 			var errs []error
 			want, errs = published.Decode(cm)
 			for _, err := range errs {
 				log.Error("published policies", "err", err)
+			}
+		}
+		for source := range want {
+			if !sourceExists(source) {
+				delete(want, source)
 			}
 		}
 		for source, files := range want {
@@ -72,7 +95,13 @@ func watchPublishedPolicies(ctx context.Context, reg *registry.Registry, caches 
 		}
 		seen := false
 		for {
-			ev, err := w.Next(ctx)
+			next, cancel := context.WithTimeout(ctx, recheckPublished)
+			ev, err := w.Next(next)
+			cancel()
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				sync(current) // a GitSource may have gone
+				continue
+			}
 			if err != nil {
 				if !errors.Is(err, ctx.Err()) {
 					log.Debug("published policies watch ended; watching again", "err", err)
