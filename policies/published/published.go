@@ -22,8 +22,8 @@
 //
 //	err := published.Publish(ctx, client, published.SourceName(ns, name), files) // files: "policies/team-a.yaml" → content
 //
-// and published.Unpublish(ctx, client, published.SourceName(ns, name)) when
-// the GitSource is deleted.
+// The API servers load only the files of GitSources that exist, so a
+// deleted source's policy goes at once; Unpublish tidies its keys away.
 package published
 
 import (
