@@ -169,7 +169,7 @@ type reporter struct {
 type reported struct {
 	repo   *git.Repository // holds the validated commits
 	remote bool
-	drift  string // the drift last recorded (Event and live branch), as text
+	drift  string // the drift last recorded (Event and live branch), as text; "" for none
 	status string // the commit status last posted: "<sha> <state> <description>"
 }
 
@@ -292,14 +292,16 @@ func (r *reporter) observe(ctx context.Context, src *berthv1alpha1.GitSource, ap
 		all, changes = nil, nil
 	}
 	s := r.source(src)
-	text := commit + "\n" + strings.Join(entryLines(all), "\n")
+	text := "" // no drift
+	if len(all) > 0 {
+		text = commit + "\n" + strings.Join(entryLines(all), "\n")
+	}
 	r.mu.Lock()
 	changed := s.drift != text
-	first := s.drift == ""
 	s.drift = text
 	repo, remote := s.repo, s.remote
 	r.mu.Unlock()
-	if changed && !(first && len(all) == 0) {
+	if changed { // new, different (or on a new commit), or resolved
 		r.record(ctx, src, repo, remote, commit, all, changes)
 	}
 	return statusEntries(all)

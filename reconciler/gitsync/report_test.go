@@ -288,6 +288,34 @@ func TestReportBack(t *testing.T) {
 		return err != nil, nil
 	})
 
+	// Applying c3 put git's value back: the drift is resolved, and the live
+	// branch says so.
+	waitFor(t, 5*time.Second, "a DriftResolved Event", func() (bool, error) {
+		evs, err := s.Admin.CoreV1().Events("gitops").List(ctx, metav1.ListOptions{})
+		for _, ev := range evs.Items {
+			if ev.Reason == ReasonDriftResolved {
+				return true, nil
+			}
+		}
+		return false, err
+	})
+	waitFor(t, 5*time.Second, "the live branch to match c3", func() (bool, error) {
+		ref, err := repo.Repo.Reference(plumbing.NewBranchReferenceName("berth/live"), true)
+		if err != nil {
+			return false, err
+		}
+		c, err := repo.Repo.CommitObject(ref.Hash())
+		if err != nil {
+			return false, err
+		}
+		f, err := c.File("deploy/DRIFT.md")
+		if err != nil {
+			return false, err
+		}
+		text, _ := f.Contents()
+		return strings.Contains(text, "The live state matches `main`.") && strings.Contains(c.Message, c3), nil
+	})
+
 	// selfHeal: a new edit is reverted to git's value, and an Event says so.
 	src := e.source("shop")
 	src.Spec.SelfHeal = true
