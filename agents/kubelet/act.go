@@ -111,11 +111,12 @@ func (k *Kubelet) createSandbox(ctx context.Context, pod *corev1.Pod, attempt ui
 	if err := os.MkdirAll(cfg.LogDirectory, 0o755); err != nil {
 		return "", fmt.Errorf("pod %s/%s: log directory: %w", pod.Namespace, pod.Name, err)
 	}
+	start := time.Now()
 	resp, err := k.cfg.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
 	if err != nil {
 		return "", fmt.Errorf("RunPodSandbox for pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
-	k.log.Debug("sandbox running", "pod", pod.Namespace+"/"+pod.Name, "sandbox", resp.PodSandboxId)
+	k.log.Debug("sandbox running", "pod", pod.Namespace+"/"+pod.Name, "sandbox", resp.PodSandboxId, "took", time.Since(start))
 	return resp.PodSandboxId, nil
 }
 
@@ -210,6 +211,7 @@ func (k *Kubelet) start(ctx context.Context, pod *corev1.Pod, a lifecycle.Action
 		Node: k.cfg.NodeName, Kind: a.ContainerKind, RestartCount: a.RestartCount, Image: imageRef,
 		Env: env, Mounts: mounts, LogPath: logPath,
 	})
+	start := time.Now()
 	created, err := k.cfg.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: sandboxID, Config: cfg, SandboxConfig: sbCfg})
 	if err != nil {
 		return "CreateContainerError", fmt.Errorf("CreateContainer %s: %w", c.Name, err)
@@ -218,6 +220,7 @@ func (k *Kubelet) start(ctx context.Context, pod *corev1.Pod, a lifecycle.Action
 		_, _ = k.cfg.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: created.ContainerId})
 		return "RunContainerError", fmt.Errorf("StartContainer %s: %w", c.Name, err)
 	}
+	k.log.Debug("container started", "pod", pod.Namespace+"/"+pod.Name, "container", c.Name, "took", time.Since(start))
 	if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
 		if err := k.runHook(ctx, c, c.Lifecycle.PostStart, created.ContainerId, firstOr(info.PodIPs), 30*time.Second); err != nil {
 			_, _ = k.cfg.Runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: created.ContainerId, Timeout: 2})
