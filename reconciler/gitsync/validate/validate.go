@@ -21,6 +21,7 @@ import (
 	"slices"
 	"sync"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
@@ -291,6 +292,16 @@ func (c *checker) object(display string, o *manifest.Object) (k8sruntime.Object,
 	}
 	if typeError {
 		return nil, out // a half-decoded object would give misleading errors
+	}
+	if !k.Namespaced && o.Namespace() != "" {
+		// As the API server does for a cluster-scoped kind: the namespace
+		// is dropped, not refused.
+		w := at("metadata.namespace", o.GVK.Kind+" is cluster-scoped: the namespace is ignored; remove it")
+		w.Severity = SeverityWarning
+		out = append(out, w)
+		if m, ok := obj.(metav1.Object); ok {
+			m.SetNamespace("")
+		}
 	}
 	defaults.Default(obj)
 	for _, e := range (validation.Validator{Manifest: true}).Validate(obj) {
