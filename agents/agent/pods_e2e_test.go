@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -325,8 +326,16 @@ func deletion(t *testing.T, c *cluster) {
 	stubborn.Spec.TerminationGracePeriodSeconds = new(int64(3))
 	create(t, c, polite)
 	create(t, c, stubborn)
+	var politeUID types.UID
 	for _, name := range []string{"polite", "stubborn"} {
-		waitPod(t, c.Admin, "e2e", name, 30*time.Second, "running", running)
+		p := waitPod(t, c.Admin, "e2e", name, 30*time.Second, "running", running)
+		if name == "polite" {
+			politeUID = p.UID
+		}
+	}
+	podCgroup := filepath.Join("/sys/fs/cgroup/memory", c.cfg.CgroupRoot, "pod"+string(politeUID))
+	if _, err := os.Stat(podCgroup); err != nil {
+		t.Fatalf("the running pod's cgroup: %v", err)
 	}
 	gone := func(name string) func() (bool, error) {
 		return func() (bool, error) {
@@ -344,6 +353,11 @@ func deletion(t *testing.T, c *cluster) {
 	waitFor(t, 20*time.Second, "pod polite to be gone", gone("polite"))
 	if b, err := os.ReadFile(filepath.Join(dir, "term")); err != nil || strings.TrimSpace(string(b)) != "got TERM" {
 		t.Errorf("the container did not see SIGTERM: %q, %v", b, err)
+	}
+	for _, left := range []string{podCgroup, filepath.Join(c.dataDir, "agent", "pods", string(politeUID))} {
+		if _, err := os.Stat(left); !os.IsNotExist(err) {
+			t.Errorf("%s is left after the pod was deleted (%v)", left, err)
+		}
 	}
 	waitFor(t, 20*time.Second, "pod stubborn to be gone", gone("stubborn"))
 	if took := time.Since(start); took < 3*time.Second || took > 10*time.Second {
