@@ -334,16 +334,20 @@ func TestAgentRefusesOtherCallers(t *testing.T) {
 	a.set("logs", "web", "app", logs.Container{PodUID: web.UID, Running: true})
 	a.write("logs", "web", web.UID, "app", 0, "secret")
 
-	call := func(certs ...tls.Certificate) (int, string) {
+	callPath := func(path string, certs ...tls.Certificate) (int, string) {
 		t.Helper()
 		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: a.caPool, Certificates: certs}}}
-		resp, err := client.Get("https://" + a.addr + logs.PathPrefix + "logs/web/app")
+		resp, err := client.Get("https://" + a.addr + path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body)
+	}
+	call := func(certs ...tls.Certificate) (int, string) {
+		t.Helper()
+		return callPath(logs.PathPrefix+"logs/web/app", certs...)
 	}
 	issue := func(user string) tls.Certificate {
 		t.Helper()
@@ -365,6 +369,9 @@ func TestAgentRefusesOtherCallers(t *testing.T) {
 	}
 	if code, body := call(issue(server.KubeletClientUser)); code != http.StatusOK || body != "secret\n" {
 		t.Errorf("as the API server: %d %q, want the log", code, body)
+	}
+	if code, body := callPath(logs.PathPrefix+"logs/web/..", issue(server.KubeletClientUser)); code != http.StatusBadRequest {
+		t.Errorf("a container name out of the pod's directory: %d %q, want 400", code, body)
 	}
 	// A certificate from another CA is refused in the handshake or by the handler.
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // APIServerClientUser is the user (certificate common name) the API
@@ -148,6 +149,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ns, pod, name := parts[0], parts[1], parts[2]
+	if bad := append(append(validation.IsDNS1123Label(ns), validation.IsDNS1123Subdomain(pod)...), validation.IsDNS1123Label(name)...); len(bad) > 0 {
+		http.Error(w, fmt.Sprintf("%s%s/%s/%s: %s", PathPrefix, ns, pod, name, strings.Join(bad, "; ")), http.StatusBadRequest)
+		return
+	}
 	apiOpts, errs := ParseOptions(r.URL.Query())
 	if len(errs) > 0 {
 		http.Error(w, "log options: "+errs.ToAggregate().Error(), http.StatusBadRequest)
