@@ -25,7 +25,8 @@ type Target struct {
 	// PodIP is the host httpGet and tcpSocket probes default to, and the
 	// host of grpc probes.
 	PodIP string
-	// StartedAt is when the container started; initial delays count from it.
+	// StartedAt is when the container started; initial delays count from
+	// it (zero counts as long ago: no delay).
 	StartedAt time.Time
 }
 
