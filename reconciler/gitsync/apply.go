@@ -84,16 +84,21 @@ func (c *Controller) apply(ctx context.Context, src *berthv1alpha1.GitSource, co
 	for _, e := range c.inventoryEntries(st, nil) {
 		kinds[e.resource] = true
 	}
-	live, err := c.listLive(ctx, label, kinds)
-	if err != nil {
-		out.errors = append(out.errors, berthv1alpha1.SyncError{Message: "listing the objects the source applied before: " + err.Error()})
+	if err := c.live.ensure(kinds); err != nil {
+		out.errors = append(out.errors, berthv1alpha1.SyncError{Message: err.Error()})
 		return out
 	}
+	// What carries the source's label now, plus what the source applied
+	// last (the watch may not have seen its latest writes yet; prune
+	// checks the label before deleting).
 	var liveRefs []plan.Ref
-	for _, objs := range live {
-		for _, u := range objs {
+	for gvr := range kinds {
+		for _, u := range c.live.objects(gvr, label) {
 			liveRefs = append(liveRefs, plan.RefOf(u))
 		}
+	}
+	for _, e := range c.inventoryEntries(st, nil) {
+		liveRefs = append(liveRefs, e.Ref)
 	}
 	p, planErrs := plan.Make(desired, liveRefs, src.Spec.PruneEnabled())
 	for _, e := range planErrs {
@@ -117,7 +122,7 @@ func (c *Controller) apply(ctx context.Context, src *berthv1alpha1.GitSource, co
 	out.applied = entries
 
 	for _, ref := range p.Prune {
-		if err := c.prune(ctx, client, ref); err != nil {
+		if err := c.prune(ctx, client, ref, label); err != nil {
 			out.pruneFailed = true
 			out.errors = append(out.errors, berthv1alpha1.SyncError{Object: ref.String(), Message: "pruning: " + err.Error()})
 			continue
@@ -170,22 +175,35 @@ func applyOne(ctx context.Context, client dynamic.Interface, e Applied) error {
 	return err
 }
 
-func (c *Controller) prune(ctx context.Context, client dynamic.Interface, ref plan.Ref) error {
+// prune deletes ref if it still carries the source's label.
+func (c *Controller) prune(ctx context.Context, client dynamic.Interface, ref plan.Ref, label string) error {
 	m, err := c.mapping(ref.GVK)
 	if err != nil {
 		return err
 	}
-	var r dynamic.ResourceInterface = client.Resource(m.Resource)
+	var r, read dynamic.ResourceInterface = client.Resource(m.Resource), c.dynamic.Resource(m.Resource)
 	if ref.Namespace != "" {
-		r = client.Resource(m.Resource).Namespace(ref.Namespace)
+		r, read = client.Resource(m.Resource).Namespace(ref.Namespace), c.dynamic.Resource(m.Resource).Namespace(ref.Namespace)
+	}
+	live, err := read.Get(ctx, ref.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if live.GetLabels()[SourceLabel] != label {
+		return nil // someone took it over: not ours to delete
 	}
 	background := metav1.DeletePropagationBackground
-	err = r.Delete(ctx, ref.Name, metav1.DeleteOptions{PropagationPolicy: &background})
-	if apierrors.IsNotFound(err) {
+	err = r.Delete(ctx, ref.Name, metav1.DeleteOptions{PropagationPolicy: &background, Preconditions: &metav1.Preconditions{UID: ptrTo(live.GetUID())}})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 		return nil
 	}
 	return err
 }
+
+func ptrTo[T any](v T) *T { return &v }
 
 // mapping finds where kind gvk is served, refreshing discovery once when
 // it is not known (a kind added since).
@@ -196,24 +214,6 @@ func (c *Controller) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, er
 		m, err = c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	}
 	return m, err
-}
-
-// listLive lists the objects of the given resources that carry the
-// source's label.
-func (c *Controller) listLive(ctx context.Context, label string, resources map[schema.GroupVersionResource]bool) (map[schema.GroupVersionResource][]*unstructured.Unstructured, error) {
-	out := make(map[schema.GroupVersionResource][]*unstructured.Unstructured, len(resources))
-	for gvr := range resources {
-		list, err := c.dynamic.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: SourceLabel + "=" + label})
-		if err != nil {
-			return nil, fmt.Errorf("listing %s: %w", gvr.GroupResource(), err)
-		}
-		objs := make([]*unstructured.Unstructured, len(list.Items))
-		for i := range list.Items {
-			objs[i] = &list.Items[i]
-		}
-		out[gvr] = objs
-	}
-	return out, nil
 }
 
 // inventoryEntries is what the source applied: the objects of the last
@@ -253,30 +253,26 @@ func (c *Controller) observe(ctx context.Context, a *attempt) []Applied {
 		kinds[e.resource] = true
 		services = services || e.Ref.GVK.GroupKind() == schema.GroupKind{Kind: "Service"}
 	}
-	live, err := c.listLive(ctx, label, kinds)
-	if err != nil {
+	if err := c.live.ensure(kinds); err != nil {
 		c.log.Info("cannot evaluate health", "source", a.src.Namespace+"/"+a.src.Name, "err", err)
 		return entries
 	}
 	index := map[string]*unstructured.Unstructured{}
-	for gvr, objs := range live {
-		for _, u := range objs {
+	for gvr := range kinds {
+		for _, u := range c.live.objects(gvr, label) {
 			index[gvr.String()+"/"+u.GetNamespace()+"/"+u.GetName()] = u
 		}
 	}
 	var endpoints health.Endpoints
 	if services {
-		endpoints, err = c.readyEndpoints(ctx)
-		if err != nil {
-			c.log.Info("cannot read EndpointSlices", "err", err)
-		}
+		endpoints = c.live.readyEndpoints
 	}
 	out := make([]Applied, len(entries))
 	results := make([]health.Result, len(entries))
 	inventory := make([]berthv1alpha1.InventoryEntry, len(entries))
 	for i, e := range entries {
 		e.Live = index[e.resource.String()+"/"+e.Ref.Namespace+"/"+e.Ref.Name]
-		e.Health = health.Of(e.Live, endpoints)
+		e.Health = a.st.healthOf(e.Live, endpoints)
 		out[i], results[i] = e, e.Health
 		inventory[i] = berthv1alpha1.InventoryEntry{
 			APIVersion: e.Ref.GVK.GroupVersion().String(), Kind: e.Ref.GVK.Kind, Namespace: e.Ref.Namespace, Name: e.Ref.Name,
@@ -289,25 +285,6 @@ func (c *Controller) observe(ctx context.Context, a *attempt) []Applied {
 		a.status.Drift = h(ctx, a.src, out)
 	}
 	return out
-}
-
-// readyEndpoints counts the ready endpoints of every Service from its
-// EndpointSlices.
-func (c *Controller) readyEndpoints(ctx context.Context) (health.Endpoints, error) {
-	slices, err := c.client.DiscoveryV1().EndpointSlices("").List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name"})
-	if err != nil {
-		return nil, err
-	}
-	counts := map[string]int{}
-	for _, s := range slices.Items {
-		key := s.Namespace + "/" + s.Labels["kubernetes.io/service-name"]
-		for _, ep := range s.Endpoints {
-			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
-				counts[key] += len(ep.Addresses)
-			}
-		}
-	}
-	return func(namespace, name string) int { return counts[namespace+"/"+name] }, nil
 }
 
 func syncError(o *manifest.Object, field, message string) berthv1alpha1.SyncError {

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -29,6 +30,7 @@ import (
 
 	berthv1alpha1 "github.com/berth-io/berth/api/berth/v1alpha1"
 	"github.com/berth-io/berth/reconciler/gitsync/fetch"
+	"github.com/berth-io/berth/reconciler/gitsync/health"
 	"github.com/berth-io/berth/reconciler/leader"
 )
 
@@ -43,7 +45,8 @@ type Options struct {
 	// once (default 32).
 	ApplyWorkers int
 	// HealthRecheck is how often a source whose objects are progressing is
-	// re-evaluated (default 250ms).
+	// re-evaluated when none of them changes (default 1s; any change of an
+	// applied object re-evaluates its source at once).
 	HealthRecheck time.Duration
 	// FetchTimeout bounds one fetch (default 2m).
 	FetchTimeout time.Duration
@@ -73,6 +76,10 @@ type Hooks struct {
 	Observe func(ctx context.Context, src *berthv1alpha1.GitSource, applied []Applied) []berthv1alpha1.DriftEntry
 }
 
+// liveDebounce gathers the changes of many applied objects into one
+// re-evaluation of their source.
+const liveDebounce = 50 * time.Millisecond
+
 // Controller syncs GitSources.
 type Controller struct {
 	opts     Options
@@ -86,6 +93,8 @@ type Controller struct {
 	queue    workqueue.TypedRateLimitingInterface[string]
 	informer cache.SharedIndexInformer
 	recorder record.EventRecorder
+
+	live *liveCache
 
 	mu           sync.Mutex
 	sources      map[string]*sourceState
@@ -102,7 +111,7 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		opts.ApplyWorkers = 32
 	}
 	if opts.HealthRecheck <= 0 {
-		opts.HealthRecheck = 250 * time.Millisecond
+		opts.HealthRecheck = time.Second
 	}
 	if opts.FetchTimeout <= 0 {
 		opts.FetchTimeout = 2 * time.Minute
@@ -192,6 +201,7 @@ func (c *Controller) runTerm(ctx context.Context) {
 	if !cache.WaitForCacheSync(ctx.Done(), c.informer.HasSynced) {
 		return
 	}
+	c.live = newLiveCache(ctx, c.dynamic, func(key string) { c.queue.AddAfter(key, liveDebounce) })
 	c.running.Store(true)
 	defer c.running.Store(false)
 	defer c.stopWatches()
@@ -320,8 +330,36 @@ type sourceState struct {
 	failedGeneration int64
 	failedAccept     string
 
-	// written is the status this controller wrote last.
-	written *berthv1alpha1.GitSourceStatus
+	// written is the status this controller wrote last, at writtenAt.
+	written   *berthv1alpha1.GitSourceStatus
+	writtenAt time.Time
+
+	// healthCache holds the health of live objects by UID and
+	// resourceVersion: a pass over thousands of objects only evaluates
+	// those that changed.
+	healthCache map[types.UID]cachedHealth
+}
+
+type cachedHealth struct {
+	resourceVersion string
+	result          health.Result
+}
+
+// healthOf is health.Of, remembered per object version. Services depend on
+// their endpoints as well and are always evaluated.
+func (s *sourceState) healthOf(live *unstructured.Unstructured, endpoints health.Endpoints) health.Result {
+	if live == nil || live.GetKind() == "Service" {
+		return health.Of(live, endpoints)
+	}
+	if c, ok := s.healthCache[live.GetUID()]; ok && c.resourceVersion == live.GetResourceVersion() {
+		return c.result
+	}
+	r := health.Of(live, endpoints)
+	if s.healthCache == nil {
+		s.healthCache = map[types.UID]cachedHealth{}
+	}
+	s.healthCache[live.GetUID()] = cachedHealth{live.GetResourceVersion(), r}
+	return r
 }
 
 func (s *sourceState) stopWatch() {

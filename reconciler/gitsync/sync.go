@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	berthv1alpha1 "github.com/berth-io/berth/api/berth/v1alpha1"
 	"github.com/berth-io/berth/reconciler/gitsync/fetch"
@@ -132,10 +133,13 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		retry = c.fetchAndApply(ctx, a)
 	}
 
+	observeStart := time.Now()
 	applied := c.observe(ctx, a)
+	observed := time.Since(observeStart)
 	if err := c.writeStatus(ctx, a, applied); err != nil {
 		return 0, err
 	}
+	c.log.Debug("synced", "source", key, "health", a.status.Health, "objects", len(applied), "observe", observed, "total", time.Since(observeStart))
 	if a.event != nil {
 		a.event()
 	}
@@ -209,6 +213,7 @@ func (c *Controller) fetchAndApply(ctx context.Context, a *attempt) error {
 		a.fail(ReasonFetchFailed, fmt.Sprintf("reading the tree of commit %s: %v", berthv1alpha1.ShortCommit(commit), err))
 		return nil
 	}
+	validateStart := time.Now()
 	report := validate.Check([]validate.Source{{FS: manifest.GitTreeFS(tree), Root: src.Spec.Path}}, validate.Options{DefaultNamespace: src.Namespace})
 	if errs := findingErrors(report.Findings); len(errs) > 0 {
 		msg := fmt.Sprintf("commit %s is invalid (%d errors; first: %s); nothing was applied%s",
@@ -226,7 +231,10 @@ func (c *Controller) fetchAndApply(ctx context.Context, a *attempt) error {
 		}
 	}
 
+	c.log.Debug("validated", "source", src.Namespace+"/"+src.Name, "commit", commit, "objects", len(report.Objects), "took", time.Since(validateStart))
+	applyStart := time.Now()
 	outcome := c.apply(ctx, src, commit, report, st)
+	c.log.Debug("apply done", "source", src.Namespace+"/"+src.Name, "objects", len(outcome.applied), "pruned", outcome.pruned, "errors", len(outcome.errors), "took", time.Since(applyStart))
 	if len(outcome.errors) > 0 && !outcome.pruneFailed {
 		msg := fmt.Sprintf("applying commit %s failed for %d objects (first: %s)%s", berthv1alpha1.ShortCommit(commit),
 			len(outcome.errors), outcome.errors[0].String(), keeping(a.status.LastAppliedCommit))
@@ -236,7 +244,7 @@ func (c *Controller) fetchAndApply(ctx context.Context, a *attempt) error {
 	}
 	a.applied = true
 	a.status.LastAppliedCommit = commit
-	st.desired = outcome.applied
+	st.desired, st.healthCache = outcome.applied, nil
 	if outcome.pruneFailed {
 		// The commit's objects are in place; apply and prune again with
 		// back-off (st.applied stays behind so the next sync does).
@@ -341,24 +349,45 @@ func (c *Controller) writeStatus(ctx context.Context, a *attempt, applied []Appl
 	if equality.Semantic.DeepEqual(&a.src.Status, s) {
 		return nil
 	}
-	a.st.written = nil
-	body := map[string]any{
-		"apiVersion": berthv1alpha1.SchemeGroupVersion.String(), "kind": "GitSource",
-		"metadata": map[string]any{"name": a.src.Name, "namespace": a.src.Namespace},
-		"status":   s,
+	if onlyProgress(&a.src.Status, s) && time.Since(a.st.writtenAt) < progressWriteInterval {
+		return nil // a rollout's progress is written at most once a second; the re-check writes it
 	}
-	data, err := json.Marshal(body)
+	a.st.written = nil
+	// A JSON patch replaces the whole status: cheap for a large inventory,
+	// and what the status no longer has (errors, drift) goes away.
+	data, err := json.Marshal([]map[string]any{{"op": "add", "path": "/status", "value": s}})
 	if err != nil {
 		return err
 	}
-	force := true
 	_, err = c.dynamic.Resource(berthv1alpha1.GitSourcesResource).Namespace(a.src.Namespace).
-		Patch(ctx, a.src.Name, "application/apply-patch+yaml", data, metav1.PatchOptions{FieldManager: FieldManager, Force: &force}, "status")
+		Patch(ctx, a.src.Name, types.JSONPatchType, data, metav1.PatchOptions{FieldManager: FieldManager}, "status")
 	if err != nil {
 		return fmt.Errorf("writing the status of GitSource %s/%s: %w", a.src.Namespace, a.src.Name, err)
 	}
-	a.st.written = s.DeepCopy()
+	a.st.written, a.st.writtenAt = s.DeepCopy(), time.Now()
 	return nil
+}
+
+// progressWriteInterval is how often a status that only reports a
+// rollout's progress is written: a status with thousands of objects is
+// large, and every write goes to every watcher.
+const progressWriteInterval = time.Second
+
+// onlyProgress reports whether cur differs from old only in the progress
+// of objects that were and still are progressing.
+func onlyProgress(old, cur *berthv1alpha1.GitSourceStatus) bool {
+	if old.Health != berthv1alpha1.HealthProgressing || cur.Health != berthv1alpha1.HealthProgressing ||
+		old.LastAppliedCommit != cur.LastAppliedCommit || old.LastAttemptedCommit != cur.LastAttemptedCommit ||
+		old.LastFetchedCommit != cur.LastFetchedCommit || len(old.Errors) != len(cur.Errors) || len(old.Drift) != len(cur.Drift) {
+		return false
+	}
+	for _, t := range []string{berthv1alpha1.ConditionSynced, berthv1alpha1.ConditionDrifted} {
+		o, c := old.Condition(t), cur.Condition(t)
+		if o == nil || c == nil || o.Status != c.Status || o.Message != c.Message {
+			return false
+		}
+	}
+	return true
 }
 
 func healthCondition(h berthv1alpha1.HealthStatus, applied []Applied) metav1.Condition {

@@ -294,35 +294,60 @@ func createSource(ctx context.Context, admin *rest.Config, name, dir string) err
 	return err
 }
 
-// waitApplied polls the source until commit is applied (and, with
+// waitApplied watches the source until commit is applied (and, with
 // healthy, Healthy) and returns when it saw it. A refused commit is an
-// error.
+// error. It watches rather than polls: the status of thousands of objects
+// is large.
 func waitApplied(ctx context.Context, admin *rest.Config, name, commit string, healthy bool, timeout time.Duration) (time.Time, error) {
 	d, err := dynamic.NewForConfig(jsonConfig(admin))
 	if err != nil {
 		return time.Time{}, err
 	}
-	deadline := time.Now().Add(timeout)
-	for {
-		u, err := d.Resource(berthv1alpha1.GitSourcesResource).Namespace(Namespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return time.Time{}, err
-		}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	sources := d.Resource(berthv1alpha1.GitSourcesResource).Namespace(Namespace)
+	check := func(u *unstructured.Unstructured) (bool, string, error) {
 		var gs berthv1alpha1.GitSource
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &gs); err != nil {
-			return time.Time{}, err
+			return false, "", err
 		}
 		st := &gs.Status
 		if st.LastAppliedCommit == commit && (!healthy || st.Health == berthv1alpha1.HealthHealthy) {
-			return time.Now(), nil
+			return true, "", nil
 		}
 		if st.LastAttemptedCommit == commit && st.LastAppliedCommit != commit && len(st.Errors) > 0 {
-			return time.Time{}, fmt.Errorf("commit %s refused: %s", commit[:7], st.Errors[0].String())
+			return false, "", fmt.Errorf("commit %s refused: %s", commit[:7], st.Errors[0].String())
 		}
-		if time.Now().After(deadline) {
-			return time.Time{}, fmt.Errorf("commit %s not applied%s within %v: %s", commit[:7], map[bool]string{true: " and healthy"}[healthy], timeout, st.Message())
+		return false, st.Message(), nil
+	}
+	last := ""
+	for {
+		u, err := sources.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return time.Time{}, fmt.Errorf("commit %s: %w (last status: %s)", commit[:7], err, last)
 		}
-		time.Sleep(50 * time.Millisecond)
+		done, msg, err := check(u)
+		if done || err != nil {
+			return time.Now(), err
+		}
+		last = msg
+		w, err := sources.Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String(), ResourceVersion: u.GetResourceVersion()})
+		if err != nil {
+			return time.Time{}, err
+		}
+		for ev := range w.ResultChan() {
+			u, ok := ev.Object.(*unstructured.Unstructured)
+			if !ok {
+				continue
+			}
+			done, msg, err := check(u)
+			if done || err != nil {
+				w.Stop()
+				return time.Now(), err
+			}
+			last = msg
+		}
+		w.Stop()
 	}
 }
 

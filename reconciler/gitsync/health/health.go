@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -62,11 +63,12 @@ func Of(live *unstructured.Unstructured, endpoints Endpoints) Result {
 		}
 		return Pod(&p)
 	case "Service":
-		var s corev1.Service
-		if err := convert(live, &s); err != nil {
-			return degraded(err.Error())
-		}
-		return Service(&s, endpoints)
+		// Read the two fields it needs without converting the object: a
+		// source's Services are evaluated on every pass.
+		typ, _, _ := unstructured.NestedString(live.Object, "spec", "type")
+		selector, _, _ := unstructured.NestedStringMap(live.Object, "spec", "selector")
+		return Service(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: live.GetNamespace(), Name: live.GetName()},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceType(typ), Selector: selector}}, endpoints)
 	case "Namespace":
 		phase, _, _ := unstructured.NestedString(live.Object, "status", "phase")
 		if phase == string(corev1.NamespaceTerminating) {
