@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
@@ -346,27 +347,47 @@ func TestReportBack(t *testing.T) {
 	})
 }
 
+// reportDeployment is scaled by hand in TestReportBackPushesTheLiveBranch.
+const reportDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+`
+
 // TestReportBackPushesTheLiveBranch: for a remote source (file://,
-// fetched into a cache) the live branch is pushed to the remote.
+// fetched into a cache) kubectl scale's drift is committed to the live
+// branch and pushed to the remote.
 func TestReportBackPushesTheLiveBranch(t *testing.T) {
 	e := startReporting(t, ReportOptions{AuthorName: "berth-bot", AuthorEmail: "bot@example.com"})
 	s, ctx := e.Server, context.Background()
 
 	repo := gittest.Init(t)
-	c1 := repo.Write(map[string]string{"namespace.yaml": reportNamespace, "configs.yaml": reportConfigs}).Commit("shop")
+	c1 := repo.Write(map[string]string{"namespace.yaml": reportNamespace, "web.yaml": reportDeployment}).Commit("shop")
 	e.createSource("remote", berthv1alpha1.GitSourceSpec{URL: "file://" + repo.Dir, Ref: "main", ServiceAccountName: "deployer",
 		LiveBranch: "berth/live-prod", Interval: &metav1.Duration{Duration: time.Second}})
-	e.waitSource("remote", 10*time.Second, "the commit to be applied", appliedAndReady(c1))
+	e.waitSource("remote", 10*time.Second, "the commit to be applied", func(gs *berthv1alpha1.GitSource) bool {
+		return gs.Status.LastAppliedCommit == c1 // no controllers here: the Deployment stays progressing
+	})
 
-	cm, err := s.Admin.CoreV1().ConfigMaps("shop").Get(ctx, "first", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cm.Data["mode"] = "wild"
-	if _, err := s.Admin.CoreV1().ConfigMaps("shop").Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+	// kubectl scale deployment web --replicas=5
+	scale := &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"}, Spec: autoscalingv1.ScaleSpec{Replicas: 5}}
+	if _, err := s.Admin.AppsV1().Deployments("shop").UpdateScale(ctx, "web", scale, metav1.UpdateOptions{FieldManager: "kubectl-scale"}); err != nil {
 		t.Fatal(err)
 	}
 	var live *plumbing.Reference
+	var err error
 	waitFor(t, 10*time.Second, "berth/live-prod pushed to the remote", func() (bool, error) {
 		live, err = repo.Repo.Reference(plumbing.NewBranchReferenceName("berth/live-prod"), true)
 		return err == nil, err
@@ -375,14 +396,20 @@ func TestReportBackPushesTheLiveBranch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lc.Author.Email != "bot@example.com" || !strings.Contains(lc.Message, "ConfigMap shop/first data.mode calm → wild by kubectl-edit") {
+	if lc.Author.Email != "bot@example.com" || !strings.HasPrefix(lc.Message, "drift: Deployment shop/web spec.replicas 2 → 5 by kubectl-scale") {
 		t.Errorf("live commit by %s:\n%s", lc.Author.Email, lc.Message)
 	}
-	f, err := lc.File("configs.yaml")
+	f, err := lc.File("web.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := f.Contents(); got != strings.Replace(reportConfigs, "mode: calm", "mode: wild", 1) {
-		t.Errorf("configs.yaml on the live branch:\n%s", got)
+	if got, _ := f.Contents(); got != strings.Replace(reportDeployment, "replicas: 2", "replicas: 5", 1) {
+		t.Errorf("web.yaml on the live branch:\n%s", got)
+	}
+	gs := e.waitSource("remote", 5*time.Second, "Drifted in status", func(gs *berthv1alpha1.GitSource) bool {
+		return gs.Status.ConditionStatus(berthv1alpha1.ConditionDrifted) == "True"
+	})
+	if len(gs.Status.Drift) != 1 || gs.Status.Drift[0].Field != "spec.replicas" || gs.Status.Drift[0].By != "kubectl-scale (Update)" {
+		t.Errorf("drift in status: %+v", gs.Status.Drift)
 	}
 }
