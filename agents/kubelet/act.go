@@ -148,6 +148,7 @@ func (w *worker) startContainer(ctx context.Context, pod *corev1.Pod, a lifecycl
 	reason, err := w.k.start(ctx, pod, a, sandboxID)
 	if err == nil {
 		delete(w.failures, a.Name)
+		w.volumesAt = time.Now()
 		w.event(pod, corev1.EventTypeNormal, "Started", "Started container %s", a.Name)
 		return
 	}

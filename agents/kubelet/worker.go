@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-io/berth/agents/kubelet/lifecycle"
 	"github.com/berth-io/berth/agents/kubelet/probe"
+	"github.com/berth-io/berth/agents/kubelet/volumes"
 )
 
 // worker is the goroutine of one pod: it syncs the pod whenever poked,
@@ -30,6 +31,9 @@ type worker struct {
 	failures map[string]lifecycle.Failure
 	// probed are the containers whose probes run.
 	probed map[string]bool
+	// volumesAt is when the pod's volumes were last laid out (for the
+	// refresh of its projected tokens); zero after an agent restart.
+	volumesAt time.Time
 }
 
 // maxRounds bounds how many plan-and-act rounds one sync runs before it
@@ -132,11 +136,35 @@ func (w *worker) sync(ctx context.Context) (after time.Duration, done bool, err 
 		}
 		return errorRetry, false, nil
 	}
+	if refresh := w.refreshTokens(ctx, pod, obs); refresh > 0 && (plan.RequeueAfter == 0 || refresh < plan.RequeueAfter) {
+		plan.RequeueAfter = refresh
+	}
 	st := lifecycle.Status(lifecycle.StatusInput{Pod: pod, Observed: obs, Probes: w.probeStatus(pod, obs), Waiting: plan.Waiting, HostIPs: w.k.cfg.NodeIPs, Now: time.Now()})
 	if err := w.writeStatus(ctx, pod, st); err != nil {
 		return 0, false, err
 	}
 	return plan.RequeueAfter, false, nil
+}
+
+// refreshTokens requests the pod's projected ServiceAccount tokens again
+// when they are due (at 80% of their life; at once for a pod adopted after
+// an agent restart) and says when they are due next; 0 for pods without
+// such tokens or without a running sandbox.
+func (w *worker) refreshTokens(ctx context.Context, pod *corev1.Pod, obs lifecycle.Observed) time.Duration {
+	every := volumes.TokenRefresh(pod)
+	sb := obs.LatestSandbox()
+	if every == 0 || pod.DeletionTimestamp != nil || sb == nil || !sb.Ready {
+		return 0
+	}
+	if due := w.volumesAt.Add(every); time.Now().Before(due) {
+		return time.Until(due)
+	}
+	if _, err := volumes.Setup(ctx, w.k.PodVolumesDir(pod.UID), w.k.downward(ctx, pod, sb.ID), w.k.src.with(ctx)); err != nil {
+		w.log.Warn("refreshing the pod's volumes failed; retrying", "err", err)
+		return errorRetry
+	}
+	w.volumesAt = time.Now()
+	return every
 }
 
 // orphan stands in for a pod that is gone from the API server: deleted,

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -347,4 +348,33 @@ func nonNil(f []File) []File {
 		return []File{}
 	}
 	return f
+}
+
+// defaultTokenExpiration is a projected token's life when the pod does
+// not say (the API server defaults expirationSeconds to 3607).
+const defaultTokenExpiration = 3607
+
+// TokenRefresh is how long after Setup a pod's projected ServiceAccount
+// tokens must be requested again: at 80% of the shortest one's life, as
+// kubelet does; 0 when the pod has none.
+func TokenRefresh(pod *corev1.Pod) time.Duration {
+	var shortest int64
+	for _, v := range pod.Spec.Volumes {
+		if v.Projected == nil {
+			continue
+		}
+		for _, s := range v.Projected.Sources {
+			if s.ServiceAccountToken == nil {
+				continue
+			}
+			exp := int64(defaultTokenExpiration)
+			if s.ServiceAccountToken.ExpirationSeconds != nil {
+				exp = *s.ServiceAccountToken.ExpirationSeconds
+			}
+			if shortest == 0 || exp < shortest {
+				shortest = exp
+			}
+		}
+	}
+	return time.Duration(shortest) * time.Second * 8 / 10
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -132,6 +133,32 @@ func TestSetupErrors(t *testing.T) {
 			pod := &corev1.Pod{Spec: corev1.PodSpec{Volumes: []corev1.Volume{tc.v}}}
 			if _, err := Setup(context.Background(), t.TempDir(), envvars.Pod{Pod: pod}, &fakeSource{}); err == nil {
 				t.Error("want an error")
+			}
+		})
+	}
+}
+
+func TestTokenRefresh(t *testing.T) {
+	projected := func(exp ...*int64) corev1.Volume {
+		v := corev1.Volume{Name: "api", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{}}}
+		for _, e := range exp {
+			v.Projected.Sources = append(v.Projected.Sources, corev1.VolumeProjection{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "t", ExpirationSeconds: e}})
+		}
+		return v
+	}
+	tests := []struct {
+		name    string
+		volumes []corev1.Volume
+		want    time.Duration
+	}{
+		{name: "no token", volumes: []corev1.Volume{{Name: "e", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}},
+		{name: "default life", volumes: []corev1.Volume{projected(nil)}, want: 3607 * time.Second * 8 / 10},
+		{name: "shortest wins", volumes: []corev1.Volume{projected(new(int64(7200))), projected(new(int64(600)))}, want: 480 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := TokenRefresh(&corev1.Pod{Spec: corev1.PodSpec{Volumes: tc.volumes}}); got != tc.want {
+				t.Errorf("TokenRefresh = %s, want %s", got, tc.want)
 			}
 		})
 	}
