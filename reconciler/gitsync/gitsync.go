@@ -63,13 +63,22 @@ const (
 func SourceLabelValue(namespace, name string) string { return namespace + "." + name }
 
 // Run syncs every GitSource of the API server cfg points at until ctx is
-// done (leader-elected when opts.LeaderElect). cfg should authenticate as
+// done (leader-elected when opts.LeaderElect), reporting drift, policies
+// and commit statuses back (ReportBack). cfg should authenticate as
 // berth:gitsync (store/server.GitSyncUser).
+//
+// A caller that also serves the push webhook builds the controller itself:
+//
+//	ctl, err := gitsync.New(cfg, opts)
+//	ctl.ReportBack(gitsync.ReportOptions{})
+//	hook.Set(ctl.Webhook()) // webhook.Late mounted on the API server
+//	err = ctl.Run(ctx)
 func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	c, err := New(cfg, opts)
 	if err != nil {
 		return err
 	}
+	c.ReportBack(ReportOptions{})
 	return c.Run(ctx)
 }
 
