@@ -17,7 +17,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 
 	berthv1alpha1 "github.com/berth-io/berth/api/berth/v1alpha1"
 	"github.com/berth-io/berth/policies/published"
@@ -171,6 +173,16 @@ type reported struct {
 	remote bool
 	drift  string // the drift last recorded (Event and live branch), as text; "" for none
 	status string // the commit status last posted: "<sha> <state> <description>"
+	// compared is the last pass's drift of each live object (by UID).
+	compared map[types.UID]comparison
+}
+
+// comparison is one object's drift, valid while neither the desired
+// object nor the live one's resourceVersion changes.
+type comparison struct {
+	desired         *unstructured.Unstructured
+	resourceVersion string
+	entries         []drift.Entry
 }
 
 func (r *reporter) source(src *berthv1alpha1.GitSource) *reported {
@@ -270,6 +282,11 @@ func (r *reporter) observe(ctx context.Context, src *berthv1alpha1.GitSource, ap
 		drifted []Applied
 		commit  string
 	)
+	s := r.source(src)
+	r.mu.Lock()
+	seen := s.compared
+	r.mu.Unlock()
+	compared := make(map[types.UID]comparison, len(seen))
 	for _, a := range applied {
 		if a.Desired == nil || a.Live == nil {
 			continue
@@ -277,11 +294,20 @@ func (r *reporter) observe(ctx context.Context, src *berthv1alpha1.GitSource, ap
 		if commit == "" {
 			commit = a.Desired.GetAnnotations()[CommitAnnotation]
 		}
-		entries, err := r.detector.Detect(a.Desired, a.Live)
-		if err != nil {
-			r.c.log.Info("cannot compare with git", "source", src.Namespace+"/"+src.Name, "err", err)
-			continue
+		// An object unchanged since the last pass, against the same
+		// desired object, has the same drift.
+		uid := a.Live.GetUID()
+		cmp, ok := seen[uid]
+		if !ok || cmp.desired != a.Desired || cmp.resourceVersion != a.Live.GetResourceVersion() {
+			entries, err := r.detector.Detect(a.Desired, a.Live)
+			if err != nil {
+				r.c.log.Info("cannot compare with git", "source", src.Namespace+"/"+src.Name, "err", err)
+				continue
+			}
+			cmp = comparison{desired: a.Desired, resourceVersion: a.Live.GetResourceVersion(), entries: entries}
 		}
+		compared[uid] = cmp
+		entries := cmp.entries
 		if len(entries) > 0 {
 			all = append(all, entries...)
 			changes = append(changes, livebranch.Change{File: a.File, Object: entries[0].Object, Entries: entries})
@@ -291,12 +317,12 @@ func (r *reporter) observe(ctx context.Context, src *berthv1alpha1.GitSource, ap
 	if src.Spec.SelfHeal && len(drifted) > 0 && r.heal(ctx, src, drifted, all) {
 		all, changes = nil, nil
 	}
-	s := r.source(src)
 	text := "" // no drift
 	if len(all) > 0 {
 		text = commit + "\n" + strings.Join(entryLines(all), "\n")
 	}
 	r.mu.Lock()
+	s.compared = compared
 	changed := s.drift != text
 	s.drift = text
 	repo, remote := s.repo, s.remote
