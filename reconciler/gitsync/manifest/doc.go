@@ -17,6 +17,11 @@
 // again, once per file, only if a position is asked for). Duplicate keys
 // are errors, as in kubectl's strict decoding.
 //
+// kustomize output is traced back to the documents it was built from
+// (kustomize's origin annotations, asked for during the build and removed
+// from the output), so its errors point into the base files too.
+//
 // Decode reads an Object strictly into a typed k8s.io/api object: unknown
-// fields and wrong types become Errors at file:line:column.
+// fields and wrong types become Errors at file:line:column. RevisionFS and
+// GitTreeFS render a commit without a checkout.
 package manifest

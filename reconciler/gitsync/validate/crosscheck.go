@@ -66,12 +66,11 @@ type index struct {
 	serviceAccounts map[string]bool
 }
 
-// crossCheck looks across the objects of r (and its policy); names[i] is
-// the display name of r.Objects[i]'s source.
-func (c *checker) crossCheck(r *Report, names []string) []Finding {
+// crossCheck looks across the objects of r (and its policy).
+func (c *checker) crossCheck(r *Report) []Finding {
 	items := make([]item, len(r.Objects))
 	for i, o := range r.Objects {
-		it := item{o: o, typed: r.Typed[i], display: names[i]}
+		it := item{o: o, typed: r.Typed[i], display: r.display(i)}
 		if k, ok := c.registry.ForKind(o.GVK); ok && k.Namespaced {
 			it.ns = cmp.Or(o.Namespace(), c.opts.DefaultNamespace)
 		}

@@ -265,14 +265,6 @@ func writeJUnit(w io.Writer, r *Report, strict bool) error {
 	return err
 }
 
-// display is the display name of the source of r.Objects[i].
-func (r *Report) display(i int) string {
-	if i < len(r.names) {
-		return r.names[i]
-	}
-	return ""
-}
-
 // policyObjects are the repository's objects of r.Policy (not the
 // bootstrap policy's), as test cases.
 func (r *Report) policyObjects() []caseKey {

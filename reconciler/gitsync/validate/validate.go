@@ -137,6 +137,14 @@ func (r *Report) Valid(strict bool) bool {
 	return r.Errors() == 0 && (!strict || r.Warnings() == 0)
 }
 
+// display is the display name of the source of r.Objects[i].
+func (r *Report) display(i int) string {
+	if i < len(r.names) {
+		return r.names[i]
+	}
+	return ""
+}
+
 // Repo checks the tree below root in fsys; see Check.
 func Repo(fsys fs.FS, root string, opts Options) *Report {
 	return Check([]Source{{FS: fsys, Root: root}}, opts)
@@ -183,7 +191,7 @@ func Check(sources []Source, opts Options) *Report {
 		r.Policy, found = loadPolicies(policySources)
 		r.Findings = append(r.Findings, found...)
 	}
-	r.Findings = append(r.Findings, c.crossCheck(r, r.names)...)
+	r.Findings = append(r.Findings, c.crossCheck(r)...)
 	sortFindings(r.Findings)
 	return r
 }
@@ -211,7 +219,7 @@ func Objects(display string, objs []*manifest.Object, typed []k8sruntime.Object,
 	for i := range r.names {
 		r.names[i] = display
 	}
-	findings = append(findings, c.crossCheck(r, r.names)...)
+	findings = append(findings, c.crossCheck(r)...)
 	sortFindings(findings)
 	return findings
 }
