@@ -66,6 +66,14 @@ func TestUnreachableRemoteAndForcePushKeepTheAppliedState(t *testing.T) {
 	e.waitSource("remote", 10*time.Second, "the accepted rewrite", appliedAndReady(c3))
 	e.expectGreeting(t, "three")
 
+	// Without a trigger: a file:// remote on this machine has its refs
+	// watched as well (and the 1s interval would fetch it anyway).
+	c4 := repo.Write(map[string]string{"config.yaml": configMap("four")}).Commit("four")
+	start := time.Now()
+	e.waitSource("remote", 10*time.Second, "commit four", appliedAndReady(c4))
+	t.Logf("a file:// commit was applied %v after it was made", time.Since(start))
+	e.expectGreeting(t, "four")
+
 	// A ref that does not exist keeps the state too.
 	u := e.source("remote")
 	u.Spec.Ref = "no-such-branch"
@@ -74,10 +82,10 @@ func TestUnreachableRemoteAndForcePushKeepTheAppliedState(t *testing.T) {
 		c := gs.Status.Condition(berthv1alpha1.ConditionSynced)
 		return c != nil && c.Reason == ReasonRefNotFound
 	})
-	if gs.Status.LastAppliedCommit != c3 {
+	if gs.Status.LastAppliedCommit != c4 {
 		t.Fatalf("status with a missing ref: %s", describe(gs))
 	}
-	e.expectGreeting(t, "three")
+	e.expectGreeting(t, "four")
 }
 
 func (e *env) expectGreeting(t *testing.T, want string) {
