@@ -40,7 +40,7 @@ func NewLease(client coordinationclient.LeasesGetter, node string, uid types.UID
 // written; without one (at first, or after a failed renewal) it creates
 // the Lease, or reads the existing one and updates that.
 func (l *Lease) Renew(ctx context.Context, now time.Time) error {
-	want := Object(l.node, l.uid, l.duration, now)
+	want := leaseObject(l.node, l.uid, l.duration, now)
 	if l.last == nil {
 		created, err := l.leases.Create(ctx, want, metav1.CreateOptions{})
 		if err == nil {
@@ -78,9 +78,9 @@ func (l *Lease) keep(lease *coordinationv1.Lease) {
 	l.last = lease
 }
 
-// Object is node's heartbeat Lease renewed at now, owned by the Node
+// leaseObject is node's heartbeat Lease renewed at now, owned by the Node
 // with uid (no owner when uid is empty).
-func Object(node string, uid types.UID, duration time.Duration, now time.Time) *coordinationv1.Lease {
+func leaseObject(node string, uid types.UID, duration time.Duration, now time.Time) *coordinationv1.Lease {
 	holder, seconds := node, int32(duration/time.Second)
 	lease := &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{Name: node, Namespace: corev1.NamespaceNodeLease},
