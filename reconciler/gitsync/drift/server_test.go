@@ -81,3 +81,78 @@ func TestDetectOnTheAPIServer(t *testing.T) {
 	}
 	check()
 }
+
+// TestNoFalseDriftOnTheAPIServer: what generated manifests often hold
+// (null timestamps, empty maps, empty status, quantities the server
+// rewrites, defaults) is not drift once another manager touched the object.
+func TestNoFalseDriftOnTheAPIServer(t *testing.T) {
+	ts := servertest.Start(t)
+	ts.Namespace("apps")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, tt := range []struct{ resource, manifest string }{
+		{"deployments", `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: gen
+  namespace: apps
+  creationTimestamp: null
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: gen}}
+  strategy: {}
+  template:
+    metadata:
+      creationTimestamp: null
+      labels: {app: gen}
+    spec:
+      containers:
+      - name: gen
+        image: nginx
+        ports: [{containerPort: 80}]
+        resources:
+          limits: {cpu: "1", memory: 1Gi}
+          requests: {cpu: "0.25", memory: "268435456"}
+status: {}
+`},
+		{"services", `apiVersion: v1
+kind: Service
+metadata: {name: gen, namespace: apps}
+spec:
+  selector: {app: gen}
+  ports:
+  - port: 80
+    targetPort: 8080
+`},
+		{"configmaps", `apiVersion: v1
+kind: ConfigMap
+metadata: {name: gen, namespace: apps, labels: {}}
+data: {a: "1", b: "true"}
+`},
+	} {
+		t.Run(tt.resource, func(t *testing.T) {
+			gvr := schema.GroupVersionResource{Version: "v1", Resource: tt.resource}
+			if tt.resource == "deployments" {
+				gvr.Group = "apps"
+			}
+			r := dynamic.NewForConfigOrDie(ts.AdminConfig).Resource(gvr).Namespace("apps")
+			desired := decode(t, tt.manifest)
+			body, _ := desired.MarshalJSON()
+			if _, err := r.Patch(ctx, "gen", types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: FieldManager, Force: ptr.To(true)}); err != nil {
+				t.Fatal(err)
+			}
+			// Another manager touches the object, so Detect compares fully.
+			if _, err := r.Patch(ctx, "gen", types.MergePatchType, []byte(`{"metadata":{"annotations":{"note":"x"}}}`), metav1.PatchOptions{FieldManager: "kubectl-annotate"}); err != nil {
+				t.Fatal(err)
+			}
+			l, err := r.Get(ctx, "gen", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := NewDetector().Detect(desired, l)
+			if err != nil || len(got) > 0 {
+				t.Errorf("false drift: %v, %v", got, err)
+			}
+		})
+	}
+}
