@@ -113,7 +113,13 @@ func envConfigMapSecret(t *testing.T, c *cluster) {
 		Data: map[string][]byte{"password": []byte("s3cret")}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	svc, err := c.Admin.CoreV1().Services("e2e").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "env-db"},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "nothing"}, Ports: []corev1.ServicePort{{Name: "pg", Port: 5432}}}}, metav1.CreateOptions{})
+	if err != nil || svc.Spec.ClusterIP == "" {
+		t.Fatalf("service: %v, cluster IP %q", err, svc.Spec.ClusterIP)
+	}
 	script := strings.Join([]string{
+		`test "$ENV_DB_SERVICE_HOST" = ` + svc.Spec.ClusterIP, `test "$ENV_DB_SERVICE_PORT_PG" = 5432`, `test "$DB_URL" = "pg://` + svc.Spec.ClusterIP + `:5432"`,
 		`test "$GREETING" = "hi there"`, `test "$PASSWORD" = s3cret`, `test "$PLAIN" = "x-hi there-y"`,
 		`test "$MY_NAME" = env`, `test "$MY_NODE" = "` + c.node + `"`, `test -n "$MY_IP"`, `test "$MY_IP" = "$(hostname -i)"`,
 		`test "$(cat /cfg/file.txt)" = "from configmap"`, `test "$(cat /sec/pw)" = s3cret`,
@@ -127,6 +133,7 @@ func envConfigMapSecret(t *testing.T, c *cluster) {
 		{Name: "GREETING", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}, Key: "greeting"}}},
 		{Name: "PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "sec"}, Key: "password"}}},
 		{Name: "PLAIN", Value: "x-$(GREETING)-y"},
+		{Name: "DB_URL", Value: "pg://$(ENV_DB_SERVICE_HOST):$(ENV_DB_SERVICE_PORT)"},
 		{Name: "MY_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
 		{Name: "MY_NODE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
 		{Name: "MY_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},

@@ -185,7 +185,11 @@ func (k *Kubelet) start(ctx context.Context, pod *corev1.Pod, a lifecycle.Action
 	}
 	info := k.downward(ctx, pod, sandboxID)
 	src := k.src.with(ctx)
-	env, err := envvars.Resolve(info, c, src)
+	links, err := k.serviceLinks(ctx, pod)
+	if err != nil {
+		return "CreateContainerConfigError", err
+	}
+	env, err := envvars.Resolve(info, c, src, links)
 	if err != nil {
 		return "CreateContainerConfigError", err
 	}
@@ -229,6 +233,31 @@ func (k *Kubelet) start(ctx context.Context, pod *corev1.Pod, a lifecycle.Action
 		}
 	}
 	return "", nil
+}
+
+// serviceLinks are the service environment variables of pod's containers
+// (none with enableServiceLinks false, except the API server's own).
+func (k *Kubelet) serviceLinks(ctx context.Context, pod *corev1.Pod) ([]envvars.Var, error) {
+	var services []*corev1.Service
+	if pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks {
+		list, err := k.cfg.Client.CoreV1().Services(pod.Namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("services of namespace %s for the environment: %w", pod.Namespace, err)
+		}
+		for i := range list.Items {
+			services = append(services, &list.Items[i])
+		}
+	}
+	if pod.Namespace != metav1.NamespaceDefault || !(pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks) {
+		master, err := k.cfg.Client.CoreV1().Services(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{})
+		switch {
+		case err == nil:
+			services = append(services, master)
+		case !apierrors.IsNotFound(err):
+			return nil, fmt.Errorf("service default/kubernetes for the environment: %w", err)
+		}
+	}
+	return envvars.ServiceLinks(services), nil
 }
 
 // downward is the pod with what only the node knows (IPs, allocatable).

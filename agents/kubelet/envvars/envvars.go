@@ -33,9 +33,11 @@ type Pod struct {
 type Var struct{ Name, Value string }
 
 // Resolve is the environment of container c, in order, each name once
-// (later definitions win, as in kubelet). A missing non-optional
-// reference is an error naming the container, variable and object.
-func Resolve(p Pod, c *corev1.Container, src Source) ([]Var, error) {
+// (later definitions win, as in kubelet), followed by the service links
+// (ServiceLinks) it does not define itself; $(VAR) may name those too. A
+// missing non-optional reference is an error naming the container,
+// variable and object.
+func Resolve(p Pod, c *corev1.Container, src Source, links []Var) ([]Var, error) {
 	var out []Var
 	index := map[string]int{}
 	set := func(name, value string) {
@@ -46,11 +48,12 @@ func Resolve(p Pod, c *corev1.Container, src Source) ([]Var, error) {
 		index[name] = len(out)
 		out = append(out, Var{name, value})
 	}
+	linked := Lookup(links)
 	lookup := func(name string) (string, bool) {
 		if i, ok := index[name]; ok {
 			return out[i].Value, true
 		}
-		return "", false
+		return linked(name)
 	}
 	ns := p.Namespace
 	for _, from := range c.EnvFrom {
@@ -90,6 +93,11 @@ func Resolve(p Pod, c *corev1.Container, src Source) ([]Var, error) {
 		}
 		if ok {
 			set(e.Name, v)
+		}
+	}
+	for _, l := range links {
+		if _, ok := index[l.Name]; !ok {
+			set(l.Name, l.Value)
 		}
 	}
 	return out, nil

@@ -70,7 +70,7 @@ func TestResolve(t *testing.T) {
 	}
 	from := []corev1.EnvFromSource{{Prefix: "CFG_", ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}}}
 	p := testPod(env, from)
-	got, err := Resolve(p, &p.Spec.Containers[0], src)
+	got, err := Resolve(p, &p.Spec.Containers[0], src, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestResolve(t *testing.T) {
 
 func TestResolveLaterDefinitionWins(t *testing.T) {
 	p := testPod([]corev1.EnvVar{{Name: "CFG_a", Value: "override"}}, []corev1.EnvFromSource{{Prefix: "CFG_", ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}}})
-	got, err := Resolve(p, &p.Spec.Containers[0], src)
+	got, err := Resolve(p, &p.Spec.Containers[0], src, nil)
 	if err != nil || fmt.Sprint(got) != "[{CFG_a override} {CFG_b 2}]" {
 		t.Errorf("got %v, %v", got, err)
 	}
@@ -108,7 +108,7 @@ func TestResolveErrorsNameWhatIsMissing(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := testPod(tc.env, tc.from)
-			_, err := Resolve(p, &p.Spec.Containers[0], src)
+			_, err := Resolve(p, &p.Spec.Containers[0], src, nil)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want it to contain %q", err, tc.want)
 			}
@@ -124,5 +124,35 @@ func TestExpand(t *testing.T) {
 		if got := Expand(in, lookup); got != want {
 			t.Errorf("Expand(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestServiceLinks(t *testing.T) {
+	svcs := []*corev1.Service{
+		{ObjectMeta: metav1.ObjectMeta{Name: "web-api"}, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.20", Ports: []corev1.ServicePort{{Name: "http", Port: 80}, {Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP}}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "headless"}, Spec: corev1.ServiceSpec{ClusterIP: "None", Ports: []corev1.ServicePort{{Port: 80}}}},
+	}
+	got := map[string]string{}
+	for _, v := range ServiceLinks(svcs) {
+		got[v.Name] = v.Value
+	}
+	want := map[string]string{
+		"WEB_API_SERVICE_HOST": "10.96.0.20", "WEB_API_SERVICE_PORT": "80", "WEB_API_SERVICE_PORT_HTTP": "80", "WEB_API_SERVICE_PORT_DNS": "53",
+		"WEB_API_PORT":        "tcp://10.96.0.20:80",
+		"WEB_API_PORT_80_TCP": "tcp://10.96.0.20:80", "WEB_API_PORT_80_TCP_PROTO": "tcp", "WEB_API_PORT_80_TCP_PORT": "80", "WEB_API_PORT_80_TCP_ADDR": "10.96.0.20",
+		"WEB_API_PORT_53_UDP": "udp://10.96.0.20:53", "WEB_API_PORT_53_UDP_PROTO": "udp", "WEB_API_PORT_53_UDP_PORT": "53", "WEB_API_PORT_53_UDP_ADDR": "10.96.0.20",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("service links\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestResolveWithServiceLinks(t *testing.T) {
+	p := testPod([]corev1.EnvVar{{Name: "URL", Value: "http://$(DB_SERVICE_HOST):5432"}, {Name: "DB_SERVICE_PORT", Value: "own"}}, nil)
+	links := []Var{{"DB_SERVICE_HOST", "10.96.0.9"}, {"DB_SERVICE_PORT", "5432"}}
+	got, err := Resolve(p, &p.Spec.Containers[0], src, links)
+	want := []Var{{"URL", "http://10.96.0.9:5432"}, {"DB_SERVICE_PORT", "own"}, {"DB_SERVICE_HOST", "10.96.0.9"}}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, %v; want %v", got, err, want)
 	}
 }
