@@ -9,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
@@ -20,13 +21,16 @@ import (
 // GitTreeFS is the file system of a git tree (a commit's Tree()), for
 // Render. Directories and files are read from the object store as they
 // are opened; symbolic links and submodules are listed but are not regular
-// files, so Render leaves them out. Modification times are zero.
+// files, so Render leaves them out. Modification times are zero. It is
+// safe for concurrent use: go-git's trees and object stores are not, so
+// reads of the store take turns.
 func GitTreeFS(t *object.Tree) fs.FS {
-	return gitTree{root: t}
+	return gitTree{root: t, mu: &sync.Mutex{}}
 }
 
 type gitTree struct {
 	root *object.Tree
+	mu   *sync.Mutex // guards every use of root and its object store
 }
 
 var (
@@ -37,8 +41,10 @@ var (
 
 // Open opens the file or directory name.
 func (g gitTree) Open(name string) (fs.File, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if name == "." {
-		return &treeDir{info: treeInfo{name: ".", mode: filemode.Dir}, tree: g.root}, nil
+		return &treeDir{info: treeInfo{name: ".", mode: filemode.Dir}, tree: g.root, mu: g.mu}, nil
 	}
 	e, err := g.entry("open", name)
 	if err != nil {
@@ -50,7 +56,7 @@ func (g gitTree) Open(name string) (fs.File, error) {
 		if err != nil {
 			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 		}
-		return &treeDir{info: info, tree: t}, nil
+		return &treeDir{info: info, tree: t, mu: g.mu}, nil
 	}
 	data, err := g.blob(name, e)
 	if err != nil {
@@ -62,6 +68,8 @@ func (g gitTree) Open(name string) (fs.File, error) {
 
 // ReadFile reads the file name.
 func (g gitTree) ReadFile(name string) ([]byte, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	e, err := g.entry("read", name)
 	if err != nil {
 		return nil, err
@@ -78,6 +86,8 @@ func (g gitTree) ReadFile(name string) ([]byte, error) {
 
 // ReadDir lists directory name, sorted by name.
 func (g gitTree) ReadDir(name string) ([]fs.DirEntry, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	t := g.root
 	if name != "." {
 		e, err := g.entry("readdir", name)
@@ -91,12 +101,14 @@ func (g gitTree) ReadDir(name string) ([]fs.DirEntry, error) {
 			return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
 		}
 	}
-	return dirEntries(t), nil
+	return dirEntries(t, g.mu), nil
 }
 
 // Stat describes name without following symbolic links (a git tree's links
 // may point outside it).
 func (g gitTree) Stat(name string) (fs.FileInfo, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if name == "." {
 		return treeInfo{name: ".", mode: filemode.Dir}, nil
 	}
@@ -107,7 +119,7 @@ func (g gitTree) Stat(name string) (fs.FileInfo, error) {
 	return infoOf(g.root, e), nil
 }
 
-// infoOf describes the entry e of tree t.
+// infoOf describes the entry e of tree t; the caller holds the lock.
 func infoOf(t *object.Tree, e *object.TreeEntry) treeInfo {
 	info := treeInfo{name: e.Name, mode: e.Mode}
 	if e.Mode.IsFile() {
@@ -123,12 +135,17 @@ func infoOf(t *object.Tree, e *object.TreeEntry) treeInfo {
 type treeEntry struct {
 	tree  *object.Tree
 	entry object.TreeEntry
+	mu    *sync.Mutex
 }
 
-func (d treeEntry) Name() string               { return d.entry.Name }
-func (d treeEntry) IsDir() bool                { return d.entry.Mode == filemode.Dir }
-func (d treeEntry) Type() fs.FileMode          { return treeInfo{mode: d.entry.Mode}.Mode().Type() }
-func (d treeEntry) Info() (fs.FileInfo, error) { return infoOf(d.tree, &d.entry), nil }
+func (d treeEntry) Name() string      { return d.entry.Name }
+func (d treeEntry) IsDir() bool       { return d.entry.Mode == filemode.Dir }
+func (d treeEntry) Type() fs.FileMode { return treeInfo{mode: d.entry.Mode}.Mode().Type() }
+func (d treeEntry) Info() (fs.FileInfo, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return infoOf(d.tree, &d.entry), nil
+}
 
 // entry finds name's tree entry.
 func (g gitTree) entry(op, name string) (*object.TreeEntry, error) {
@@ -162,10 +179,10 @@ func (g gitTree) blob(name string, e *object.TreeEntry) ([]byte, error) {
 // dirEntries lists t's entries as fs.DirEntry values. git keeps a tree's
 // entries sorted with directories compared as "name/"; fs wants plain
 // name order, so they are sorted again.
-func dirEntries(t *object.Tree) []fs.DirEntry {
+func dirEntries(t *object.Tree, mu *sync.Mutex) []fs.DirEntry {
 	out := make([]fs.DirEntry, len(t.Entries))
 	for i, e := range t.Entries {
-		out[i] = treeEntry{tree: t, entry: e}
+		out[i] = treeEntry{tree: t, entry: e, mu: mu}
 	}
 	slices.SortFunc(out, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	return out
@@ -211,6 +228,7 @@ func (f *treeFile) Close() error               { return nil }
 type treeDir struct {
 	info    treeInfo
 	tree    *object.Tree
+	mu      *sync.Mutex
 	entries []fs.DirEntry
 	read    bool
 }
@@ -225,7 +243,7 @@ func (d *treeDir) Read([]byte) (int, error) {
 // ReadDir returns the next n entries, or all remaining ones for n <= 0.
 func (d *treeDir) ReadDir(n int) ([]fs.DirEntry, error) {
 	if !d.read {
-		d.entries, d.read = dirEntries(d.tree), true
+		d.entries, d.read = dirEntries(d.tree, d.mu), true
 	}
 	if n <= 0 {
 		out := d.entries
