@@ -230,20 +230,21 @@ spec:
 
 func TestRenderIgnoresAndSkips(t *testing.T) {
 	fsys := mapFS(map[string]string{
-		".berthignore":        "# comment\nimages/\n*.draft.yaml\n",
-		"apps/a.yaml":         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
-		"apps/a.draft.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: draft\n",
-		"apps/.berthignore":   "local.yaml\n",
-		"apps/local.yaml":     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: local\n",
-		"other/local.yaml":    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other-local\n",
-		"images/hello/k.yaml": "not: a manifest\n",
-		"policies/team.yaml":  "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: r\n",
+		".berthignore":         "# comment\nimages/\n*.draft.yaml\n!keep.draft.yaml\n",
+		"apps/keep.draft.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keep\n",
+		"apps/a.yaml":          "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+		"apps/a.draft.yaml":    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: draft\n",
+		"apps/.berthignore":    "local.yaml\n",
+		"apps/local.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: local\n",
+		"other/local.yaml":     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other-local\n",
+		"images/hello/k.yaml":  "not: a manifest\n",
+		"policies/team.yaml":   "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: r\n",
 	})
 	set, errs := Render(fsys, ".", Options{Skip: []string{"policies"}})
 	if len(errs) > 0 {
 		t.Fatal(errorStrings(errs))
 	}
-	want := []string{"apps/a.yaml:1:1 ConfigMap a", "other/local.yaml:1:1 ConfigMap other-local"}
+	want := []string{"apps/a.yaml:1:1 ConfigMap a", "apps/keep.draft.yaml:1:1 ConfigMap keep", "other/local.yaml:1:1 ConfigMap other-local"}
 	if got := names(set); !reflect.DeepEqual(got, want) {
 		t.Errorf("objects:\n got %q\nwant %q", got, want)
 	}
