@@ -290,7 +290,9 @@ func jobs(t *testing.T, c *cluster) {
 		return &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "e2e"},
 			Spec: batchv1.JobSpec{BackoffLimit: new(int32(0)), Template: corev1.PodTemplateSpec{Spec: tpl.Spec}}}
 	}
-	for _, j := range []*batchv1.Job{job("ok", "echo working; exit 0"), job("bad", "echo failing; exit 3")} {
+	bad := job("bad", "echo failing; exit 3")
+	bad.Spec.Template.Spec.Containers[0].TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
+	for _, j := range []*batchv1.Job{job("ok", "echo working; printf done > /dev/termination-log; exit 0"), bad} {
 		if _, err := c.Admin.BatchV1().Jobs("e2e").Create(ctx, j, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -308,12 +310,12 @@ func jobs(t *testing.T, c *cluster) {
 		return pod
 	}
 	ok := podOf("ok", corev1.PodSucceeded)
-	if term := ok.Status.ContainerStatuses[0].State.Terminated; term == nil || term.ExitCode != 0 || term.Reason != "Completed" {
-		t.Errorf("succeeded pod: %s", describe(ok))
+	if term := ok.Status.ContainerStatuses[0].State.Terminated; term == nil || term.ExitCode != 0 || term.Reason != "Completed" || term.Message != "done" {
+		t.Errorf("succeeded pod: %s; want Completed with the message from /dev/termination-log: %+v", describe(ok), term)
 	}
-	bad := podOf("bad", corev1.PodFailed)
-	if term := bad.Status.ContainerStatuses[0].State.Terminated; term == nil || term.ExitCode != 3 || term.Reason != "Error" {
-		t.Errorf("failed pod: %s", describe(bad))
+	failed := podOf("bad", corev1.PodFailed)
+	if term := failed.Status.ContainerStatuses[0].State.Terminated; term == nil || term.ExitCode != 3 || term.Reason != "Error" || term.Message != "failing\n" {
+		t.Errorf("failed pod: %s; want Error, exit code 3, the end of its log as message: %+v", describe(failed), term)
 	}
 	waitFor(t, 30*time.Second, "job bad to fail", func() (bool, error) {
 		j, err := c.Admin.BatchV1().Jobs("e2e").Get(ctx, "bad", metav1.GetOptions{})

@@ -208,6 +208,13 @@ func (k *Kubelet) start(ctx context.Context, pod *corev1.Pod, a lifecycle.Action
 		}
 		mounts = append(mounts, &runtimeapi.Mount{ContainerPath: "/etc/hosts", HostPath: hosts})
 	}
+	if c.TerminationMessagePath != "" {
+		msgFile, err := k.prepareTerminationFile(pod, c.Name, a.RestartCount)
+		if err != nil {
+			return "CreateContainerError", fmt.Errorf("termination message file of %s: %w", c.Name, err)
+		}
+		mounts = append(mounts, &runtimeapi.Mount{ContainerPath: c.TerminationMessagePath, HostPath: msgFile})
+	}
 	logPath := logs.ContainerFile(c.Name, a.RestartCount)
 	if err := os.MkdirAll(filepath.Join(sbCfg.LogDirectory, filepath.Dir(logPath)), 0o755); err != nil {
 		return "CreateContainerError", err

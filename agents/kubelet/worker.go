@@ -116,6 +116,9 @@ func (w *worker) sync(ctx context.Context) (after time.Duration, done bool, err 
 		if err != nil {
 			return 0, false, err
 		}
+		if !gone {
+			w.k.terminationMessages(ctx, pod, &obs)
+		}
 		probes := w.probeStatus(pod, obs)
 		plan = lifecycle.Plan(lifecycle.Input{Pod: pod, Observed: obs, Probes: probes, Failures: w.failures, Backoff: w.k.backoff(), Now: time.Now()})
 		if len(plan.Actions) == 0 || round == maxRounds {
