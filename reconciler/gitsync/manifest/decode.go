@@ -59,10 +59,13 @@ func (o *Object) decodeError(err error) Error {
 		return e
 	}
 	got, _, _ := strings.Cut(te.Value, " ")
-	pos := o.Pos
+	pos, fieldPath := o.Pos, te.Field
 	if node := o.node(); node != nil {
-		mark, _ := locateFound(node, parsePath(te.Field), node, func(n *yamlv3.Node) bool { return jsonKind(n) == got })
+		mark, found := locateFound(node, parsePath(te.Field), node, func(n *yamlv3.Node) bool { return jsonKind(n) == got })
 		pos = Position{File: o.Pos.File, Line: mark.Line, Column: mark.Column}
+		if p, ok := pathTo(node, mark, ""); found && ok && p != "" {
+			fieldPath = p // encoding/json leaves out list indices
+		}
 	}
 	message := fmt.Sprintf("must be %s, not %s", typeWord(te.Type), jsonWord(got))
 	if got == "bool" && typeWord(te.Type) == "a string" {
@@ -71,7 +74,7 @@ func (o *Object) decodeError(err error) Error {
 	if got == "number" && typeWord(te.Type) == "a string" {
 		message += " (quote it)"
 	}
-	return Error{Pos: pos, Object: o.String(), Field: te.Field, Message: message}
+	return Error{Pos: pos, Object: o.String(), Field: fieldPath, Message: message}
 }
 
 // jsonKind names the JSON type a YAML node decodes to, as
@@ -196,4 +199,43 @@ func joinPath(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+// pathTo is the field path, with list indices, from n (at path at) to the
+// mapping key or list element target.
+func pathTo(n, target *yamlv3.Node, at string) (string, bool) {
+	n = deref(n)
+	switch n.Kind {
+	case yamlv3.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := deref(n.Content[i])
+			p := joinKey(at, k.Value)
+			if n.Content[i] == target {
+				return p, true
+			}
+			if p, ok := pathTo(n.Content[i+1], target, p); ok {
+				return p, true
+			}
+		}
+	case yamlv3.SequenceNode:
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", at, i)
+			if c == target {
+				return p, true
+			}
+			if p, ok := pathTo(c, target, p); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
+}
+
+// joinKey appends a mapping key to a field path, in brackets when it holds
+// a dot or a slash (a label or annotation key), as field.Path writes them.
+func joinKey(path, key string) string {
+	if strings.ContainsAny(key, "./[]") {
+		return path + "[" + key + "]"
+	}
+	return joinPath(path, key)
 }

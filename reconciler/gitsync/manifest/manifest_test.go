@@ -222,7 +222,7 @@ spec:
 	}
 	var p corev1.Pod
 	got = errorStrings(Decode(set.Objects[1], &p))
-	want = []string{"t.yaml:12:7: Pod p: spec.containers.ports.containerPort: must be an integer, not a string"}
+	want = []string{"t.yaml:12:7: Pod p: spec.containers[1].ports[0].containerPort: must be an integer, not a string"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("pod:\n got %q\nwant %q", got, want)
 	}
