@@ -2,6 +2,9 @@ package gitsync
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -25,6 +28,7 @@ type applyOutcome struct {
 	applied     []Applied
 	errors      []berthv1alpha1.SyncError
 	pruned      int
+	unchanged   int
 	pruneFailed bool
 }
 
@@ -68,11 +72,16 @@ func (c *Controller) apply(ctx context.Context, src *berthv1alpha1.GitSource, co
 		if annotations == nil {
 			annotations = map[string]string{}
 		}
-		annotations[CommitAnnotation] = commit
 		annotations[FileAnnotation] = o.Pos.File
+		delete(annotations, CommitAnnotation)
 		u.SetAnnotations(annotations)
+		digest, err := digestOf(u)
+		if err != nil {
+			out.errors = append(out.errors, syncError(o, "", err.Error()))
+			continue
+		}
 		desired = append(desired, u)
-		entries = append(entries, Applied{Desired: u, Ref: plan.RefOf(u), File: o.Pos.File, resource: m.Resource})
+		entries = append(entries, Applied{Desired: u, Ref: plan.RefOf(u), File: o.Pos.File, resource: m.Resource, digest: digest})
 	}
 	if len(out.errors) > 0 {
 		return out
@@ -92,13 +101,33 @@ func (c *Controller) apply(ctx context.Context, src *berthv1alpha1.GitSource, co
 	// last (the watch may not have seen its latest writes yet; prune
 	// checks the label before deleting).
 	var liveRefs []plan.Ref
+	liveVersion := map[string]string{}
 	for gvr := range kinds {
 		for _, u := range c.live.objects(gvr, label) {
-			liveRefs = append(liveRefs, plan.RefOf(u))
+			ref := plan.RefOf(u)
+			liveRefs = append(liveRefs, ref)
+			liveVersion[ref.ID()] = u.GetResourceVersion()
 		}
 	}
-	for _, e := range c.inventoryEntries(st, nil) {
-		liveRefs = append(liveRefs, e.Ref)
+	// An object the last apply sent exactly as now, and that nobody has
+	// written since (its resourceVersion is the one the apply returned),
+	// is not sent again: it keeps the commit it was applied from. Anything
+	// else is applied, which also puts back what drifted.
+	previous := map[string]Applied{}
+	for _, e := range st.desired {
+		previous[e.Ref.ID()] = e
+	}
+	for i := range entries {
+		e := &entries[i]
+		if prev, ok := previous[e.Ref.ID()]; ok && prev.digest == e.digest && prev.appliedVersion != "" && liveVersion[e.Ref.ID()] == prev.appliedVersion {
+			e.unchanged, e.appliedVersion = true, prev.appliedVersion
+			out.unchanged++
+		}
+		// The object as gitsync means it, commit included; an unchanged one
+		// keeps the commit it was last sent with in the cluster.
+		annotations := e.Desired.GetAnnotations()
+		annotations[CommitAnnotation] = commit
+		e.Desired.SetAnnotations(annotations)
 	}
 	p, planErrs := plan.Make(desired, liveRefs, src.Spec.PruneEnabled())
 	for _, e := range planErrs {
@@ -145,7 +174,12 @@ func (c *Controller) applyStep(ctx context.Context, client dynamic.Interface, st
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if err := applyOne(ctx, client, entries[i]); err != nil {
+				if entries[i].unchanged {
+					continue
+				}
+				rv, err := applyOne(ctx, client, entries[i])
+				entries[i].appliedVersion = rv
+				if err != nil {
 					mu.Lock()
 					errs = append(errs, syncError(objs[i], "", err.Error()))
 					mu.Unlock()
@@ -161,18 +195,23 @@ func (c *Controller) applyStep(ctx context.Context, client dynamic.Interface, st
 	return errs
 }
 
-func applyOne(ctx context.Context, client dynamic.Interface, e Applied) error {
+// applyOne applies e and returns the resourceVersion the API server
+// answered with.
+func applyOne(ctx context.Context, client dynamic.Interface, e Applied) (string, error) {
 	data, err := e.Desired.MarshalJSON()
 	if err != nil {
-		return err
+		return "", err
 	}
 	force := true
 	var r dynamic.ResourceInterface = client.Resource(e.resource)
 	if ns := e.Desired.GetNamespace(); ns != "" {
 		r = client.Resource(e.resource).Namespace(ns)
 	}
-	_, err = r.Patch(ctx, e.Desired.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
-	return err
+	got, err := r.Patch(ctx, e.Desired.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
+	if err != nil {
+		return "", err
+	}
+	return got.GetResourceVersion(), nil
 }
 
 // prune deletes ref if it still carries the source's label.
@@ -285,6 +324,16 @@ func (c *Controller) observe(ctx context.Context, a *attempt) []Applied {
 		a.status.Drift = h(ctx, a.src, out)
 	}
 	return out
+}
+
+// digestOf identifies an object's desired content.
+func digestOf(u *unstructured.Unstructured) (string, error) {
+	data, err := json.Marshal(u.Object)
+	if err != nil {
+		return "", fmt.Errorf("encoding the object: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 func syncError(o *manifest.Object, field, message string) berthv1alpha1.SyncError {

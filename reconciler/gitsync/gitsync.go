@@ -35,7 +35,9 @@ const (
 	// SourceLabel names the GitSource that applied the object, as
 	// "<namespace>.<name>".
 	SourceLabel = "berth.io/source"
-	// CommitAnnotation is the commit the object was last applied from.
+	// CommitAnnotation is the commit the object was last applied from: a
+	// commit that leaves an object as it was (and nobody changed it since)
+	// does not send it again, so it keeps the earlier commit.
 	CommitAnnotation = "berth.io/commit"
 	// FileAnnotation is the repository file the object came from.
 	FileAnnotation = "berth.io/file"

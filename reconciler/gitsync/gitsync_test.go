@@ -71,7 +71,12 @@ func TestSyncAppliesUpdatesAndPrunes(t *testing.T) {
 		return err == nil && cm.Data["greeting"] == "bonjour", err
 	})
 	t.Logf("commit → applied in %v", time.Since(start))
-	e.waitSource("site", 5*time.Second, "the second commit in status", appliedAndReady(c2))
+	gs = e.waitSource("site", 5*time.Second, "the second commit in status", appliedAndReady(c2))
+	// What the commit did not change was not sent again.
+	svc, err := e.Admin.CoreV1().Services("web").Get(ctx, "external", metav1.GetOptions{})
+	if err != nil || svc.Annotations[CommitAnnotation] != c1 || !strings.Contains(gs.Status.Condition(berthv1alpha1.ConditionSynced).Message, "(2 unchanged)") {
+		t.Fatalf("the unchanged Service was re-applied (%v): %s", err, describe(gs))
+	}
 
 	// A removed file's object is pruned; objects of other sources are not.
 	other := configMapNamed("bystander")

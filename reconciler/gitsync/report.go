@@ -342,7 +342,7 @@ func (r *reporter) heal(ctx context.Context, src *berthv1alpha1.GitSource, drift
 		if err != nil {
 			break
 		}
-		err = applyOne(ctx, client, a)
+		_, err = applyOne(ctx, client, a)
 	}
 	rec := r.c.recorder
 	if err != nil {

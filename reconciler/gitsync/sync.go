@@ -50,6 +50,11 @@ type Applied struct {
 	Health health.Result
 
 	resource schema.GroupVersionResource
+	// digest identifies what was sent, appliedVersion the resourceVersion
+	// the apply returned; unchanged: it was not sent again.
+	digest         string
+	appliedVersion string
+	unchanged      bool
 }
 
 // Result is what one sync did.
@@ -260,6 +265,9 @@ func (c *Controller) fetchAndApply(ctx context.Context, a *attempt) error {
 	now := metav1.Now()
 	a.status.LastSyncTime = &now
 	msg := fmt.Sprintf("applied commit %s: %d objects", berthv1alpha1.ShortCommit(commit), len(outcome.applied))
+	if outcome.unchanged > 0 {
+		msg += fmt.Sprintf(" (%d unchanged)", outcome.unchanged)
+	}
 	if outcome.pruned > 0 {
 		msg += fmt.Sprintf(", pruned %d", outcome.pruned)
 	}
