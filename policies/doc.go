@@ -5,7 +5,9 @@
 // RoleBinding and ClusterRoleBinding objects, written as YAML or JSON files
 // (several documents a file) in directories: the bootstrap set compiled
 // into the binary (package policies/bootstrap), the --policy-dir
-// directories, and the policies folder of the synced git repository.
+// directories, and the policies folder of each synced git repository,
+// which gitsync publishes to every API server (package policies/published)
+// and the Store takes as an in-memory source (Store.SetSource).
 //
 // Load and LoadSources read a policy strictly (unknown fields, duplicate
 // keys and invalid objects are errors) and report every problem with its
