@@ -13,40 +13,16 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// kustomizer builds kustomizations from an in-memory copy of a file
-// system, so that a git tree builds as a checkout does. kustomize reads
-// only what the kustomization names, within the copy: a kustomization may
-// refer to files outside its own directory (a base's files) but not
-// outside fsys.
+// kustomizer builds kustomizations straight from the rendered file
+// system (a checkout or a git tree), reading only the files they name: a
+// kustomization may refer to files outside its own directory (a base's
+// files) but not outside the file system.
 type kustomizer struct {
 	mem filesys.FileSystem
-	err error // copying failed
 }
 
-// newKustomizer copies the regular files of fsys, except those below
-// directories whose name starts with a dot (.git), into memory.
 func newKustomizer(fsys fs.FS) *kustomizer {
-	k := &kustomizer{mem: filesys.MakeFsInMemory()}
-	k.err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p != "." && strings.HasPrefix(d.Name(), ".") && d.IsDir() {
-			return fs.SkipDir
-		}
-		if d.IsDir() {
-			return k.mem.MkdirAll("/" + p)
-		}
-		if !isRegular(fsys, p, d) {
-			return nil
-		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		return k.mem.WriteFile("/"+p, data)
-	})
-	return k
+	return &kustomizer{mem: newKustomizeFS(fsys)}
 }
 
 // build runs kustomize on dir. Each object is positioned at the document
@@ -56,9 +32,6 @@ func newKustomizer(fsys fs.FS) *kustomizer {
 func (k *kustomizer) build(dir string) result {
 	kfile := kustomizationFile(k.mem, dir)
 	pos := Position{File: kfile, Line: 1, Column: 1}
-	if k.err != nil {
-		return result{errs: []Error{{Pos: pos, Message: "kustomize: cannot read the files: " + unwrapPathError(k.err)}}}
-	}
 	restore, traced := k.traceOrigins(kfile)
 	defer restore()
 	opts := krusty.MakeDefaultOptions()
@@ -67,7 +40,7 @@ func (k *kustomizer) build(dir string) result {
 	opts.LoadRestrictions = types.LoadRestrictionsNone
 	m, err := krusty.MakeKustomizer(opts).Run(k.mem, "/"+dir)
 	if err != nil {
-		return result{errs: []Error{{Pos: pos, Message: "kustomize build failed: " + strings.ReplaceAll(err.Error(), "'/", "'")}}}
+		return result{errs: []Error{{Pos: pos, Message: "kustomize build failed: " + err.Error()}}}
 	}
 	var r result
 	origins := originFinder{mem: k.mem, kfile: kfile, files: map[string][]*Object{}}

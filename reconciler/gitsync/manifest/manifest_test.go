@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"io/fs"
 	"reflect"
 	"strings"
 	"testing"
@@ -363,5 +364,39 @@ func TestKustomizeOutputIsPositionedAtItsSources(t *testing.T) {
 	set2, _ := Render(fsys, "prod", Options{})
 	if got := names(set2); !reflect.DeepEqual(got, want[3:]) {
 		t.Errorf("second build: %q", got)
+	}
+}
+
+// openRecorder is an fs.FS that records the files opened.
+type openRecorder struct {
+	fs.FS
+	opened map[string]bool
+}
+
+func (r *openRecorder) Open(name string) (fs.File, error) {
+	r.opened[name] = true
+	return r.FS.Open(name)
+}
+
+func TestKustomizeReadsOnlyWhatItNames(t *testing.T) {
+	fsys := &openRecorder{FS: mapFS(map[string]string{
+		"app/kustomization.yaml":  "resources: [../base]\nconfigMapGenerator:\n- name: settings\n  files: [app.properties]\n",
+		"app/app.properties":      "level=debug\n",
+		"base/kustomization.yaml": "resources: [cm.yaml]\n",
+		"base/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: base\n",
+		"unrelated/blob.bin":      strings.Repeat("x", 1<<20),
+	}), opened: map[string]bool{}}
+	set, errs := Render(fsys, "app", Options{})
+	if len(errs) > 0 {
+		t.Fatal(errorStrings(errs))
+	}
+	if got := names(set); len(got) != 2 || !strings.Contains(got[1], "ConfigMap settings-") {
+		t.Fatalf("objects = %q", got)
+	}
+	if data := set.Objects[1].Object.Object["data"].(map[string]interface{}); data["app.properties"] != "level=debug\n" {
+		t.Errorf("generated data = %v", data)
+	}
+	if fsys.opened["unrelated/blob.bin"] {
+		t.Errorf("kustomize read a file no kustomization names; opened %v", fsys.opened)
 	}
 }

@@ -66,8 +66,8 @@ func Render(fsys fs.FS, root string, opts Options) (*Set, []Error) {
 	}
 	close(next)
 	wg.Wait()
-	// Kustomizations run one at a time: they share one in-memory copy of
-	// the files, made when the first one is built.
+	// Kustomizations run one at a time: kustomize's loaders are not known
+	// to be safe for concurrent use.
 	for i, j := range jobs {
 		if j.kustomize {
 			if kust == nil {
