@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/watch"
 )
 
 // TestRealPods runs the scenarios against one cluster and agent, in
@@ -352,6 +353,25 @@ func deletion(t *testing.T, c *cluster) {
 			return apierrors.IsNotFound(err), err
 		}
 	}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	w, err := c.Admin.CoreV1().Pods("e2e").Watch(wctx, metav1.ListOptions{FieldSelector: "metadata.name=polite"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastPhase := make(chan corev1.PodPhase, 1)
+	go func() {
+		var phase corev1.PodPhase
+		for ev := range w.ResultChan() {
+			if p, ok := ev.Object.(*corev1.Pod); ok {
+				phase = p.Status.Phase
+				if ev.Type == watch.Deleted {
+					break
+				}
+			}
+		}
+		lastPhase <- phase
+	}()
 	if err := c.Admin.CoreV1().Pods("e2e").Delete(ctx, "polite", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -360,6 +380,11 @@ func deletion(t *testing.T, c *cluster) {
 		t.Fatal(err)
 	}
 	waitFor(t, 20*time.Second, "pod polite to be gone", gone("polite"))
+	w.Stop()
+	// As kubelet since 1.27, the agent reports the end before deleting.
+	if phase := <-lastPhase; phase != corev1.PodSucceeded {
+		t.Errorf("last phase before deletion %q, want Succeeded (the container exited 0 on SIGTERM)", phase)
+	}
 	if b, err := os.ReadFile(filepath.Join(dir, "term")); err != nil || strings.TrimSpace(string(b)) != "got TERM" {
 		t.Errorf("the container did not see SIGTERM: %q, %v", b, err)
 	}

@@ -124,6 +124,14 @@ func (w *worker) sync(ctx context.Context) (after time.Duration, done bool, err 
 		if len(plan.Actions) == 0 || round == maxRounds {
 			break
 		}
+		if !gone && finishes(plan) {
+			// As kubelet since 1.27: report the pod's end (a terminal
+			// phase, for controllers that count it) before deleting it.
+			st := lifecycle.Status(lifecycle.StatusInput{Pod: pod, Observed: obs, Probes: probes, Waiting: plan.Waiting, HostIPs: w.k.cfg.NodeIPs, Now: time.Now()})
+			if err := w.writeStatus(ctx, pod, st); err != nil {
+				return 0, false, err
+			}
+		}
 		finished, err := w.act(ctx, pod, gone, plan.Actions)
 		if err != nil {
 			return 0, false, err
@@ -283,6 +291,12 @@ func statusPatch(pod *corev1.Pod, st corev1.PodStatus) ([]byte, error) {
 	}
 	m["metadata"] = map[string]any{"uid": string(pod.UID)}
 	return json.Marshal(m)
+}
+
+// finishes says whether the plan ends with the pod's deletion.
+func finishes(plan lifecycle.Result) bool {
+	n := len(plan.Actions)
+	return n > 0 && plan.Actions[n-1].Kind == lifecycle.FinishDeletion
 }
 
 // containerSpec finds the spec of a container by name and kind.
