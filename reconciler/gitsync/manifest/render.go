@@ -39,49 +39,48 @@ type Options struct {
 // file order.
 func Render(fsys fs.FS, root string, opts Options) (*Set, []Error) {
 	root = path.Clean(root)
-	jobs, errs := plan(fsys, root, opts)
-	results := make([]result, len(jobs))
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	var kust *kustomizer
-	next := make(chan int)
+	// Files are parsed while the walk goes on.
+	next := make(chan *job, 64)
 	var wg sync.WaitGroup
-	for range min(workers, len(jobs)) {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				if !jobs[i].kustomize {
-					results[i] = readFile(fsys, jobs[i].path)
-				}
+			for j := range next {
+				j.result = readFile(fsys, j.path)
 			}
 		}()
 	}
-	for i, j := range jobs {
+	var jobs []*job
+	errs := plan(fsys, root, opts, func(j *job) {
+		jobs = append(jobs, j)
 		if !j.kustomize {
-			next <- i
+			next <- j
 		}
-	}
+	})
 	close(next)
 	wg.Wait()
 	// Kustomizations run one at a time: kustomize's loaders are not known
 	// to be safe for concurrent use.
-	for i, j := range jobs {
+	var kust *kustomizer
+	for _, j := range jobs {
 		if j.kustomize {
 			if kust == nil {
 				kust = newKustomizer(fsys)
 			}
-			results[i] = kust.build(j.path)
+			j.result = kust.build(j.path)
 		}
 	}
 
 	set := &Set{}
-	for i, r := range results {
-		set.Files = append(set.Files, jobs[i].file())
-		set.Objects = append(set.Objects, r.objects...)
-		errs = append(errs, r.errs...)
+	for _, j := range jobs {
+		set.Files = append(set.Files, j.file())
+		set.Objects = append(set.Objects, j.result.objects...)
+		errs = append(errs, j.result.errs...)
 	}
 	return set, errs
 }
@@ -91,6 +90,7 @@ type job struct {
 	path      string
 	kustomize bool
 	kfile     string // the kustomization file, for kustomize
+	result    result
 }
 
 // file is the manifest file the job reads.
@@ -107,24 +107,27 @@ type result struct {
 	errs    []Error
 }
 
-// plan walks root in lexical order and lists the jobs to do.
-func plan(fsys fs.FS, root string, opts Options) ([]job, []Error) {
+// plan walks root in lexical order and gives each job to emit as it finds
+// it.
+func plan(fsys fs.FS, root string, opts Options, emit func(*job)) []Error {
 	info, err := fs.Stat(fsys, root)
 	if err != nil {
-		return nil, []Error{{Pos: Position{File: root}, Message: "cannot read: " + unwrapPathError(err)}}
+		return []Error{{Pos: Position{File: root}, Message: "cannot read: " + unwrapPathError(err)}}
 	}
 	if !info.IsDir() {
 		if slices.Contains(KustomizationFiles, path.Base(root)) {
-			return []job{{path: path.Dir(root), kustomize: true, kfile: root}}, nil
+			emit(&job{path: path.Dir(root), kustomize: true, kfile: root})
+		} else {
+			emit(&job{path: root})
 		}
-		return []job{{path: root}}, nil
+		return nil
 	}
-	w := walker{fsys: fsys, root: root, skip: map[string]bool{}}
+	w := walker{fsys: fsys, root: root, skip: map[string]bool{}, emit: emit}
 	for _, s := range opts.Skip {
 		w.skip[path.Join(root, s)] = true
 	}
 	w.dir(root, nil)
-	return w.jobs, w.errs
+	return w.errs
 }
 
 // walker lists the jobs below a root. It reads each directory once: the
@@ -134,7 +137,7 @@ type walker struct {
 	root     string
 	skip     map[string]bool
 	patterns []gitignore.Pattern
-	jobs     []job
+	emit     func(*job)
 	errs     []Error
 }
 
@@ -148,7 +151,7 @@ func (w *walker) dir(p string, rel []string) {
 	for _, k := range KustomizationFiles {
 		if hasEntry(entries, k) {
 			kfile := path.Join(p, k)
-			w.jobs = append(w.jobs, job{path: p, kustomize: true, kfile: kfile})
+			w.emit(&job{path: p, kustomize: true, kfile: kfile})
 			return
 		}
 	}
@@ -175,7 +178,7 @@ func (w *walker) dir(p string, rel []string) {
 		case e.IsDir():
 			w.dir(child, childRel)
 		case isManifestFile(name) && isRegular(w.fsys, child, e):
-			w.jobs = append(w.jobs, job{path: child})
+			w.emit(&job{path: child})
 		}
 	}
 	// A directory's patterns apply only below it.
