@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -347,4 +348,31 @@ func (c *cluster) sandboxes(uid types.UID) (int, error) {
 		return 0, err
 	}
 	return len(resp.Items), nil
+}
+
+// runs are the start and finish times of the runs of a pod's container
+// that the runtime still has, by restart count.
+func (c *cluster) runs(uid types.UID, container string) map[int][2]time.Time {
+	conn, err := runtime.DialCRI(runtime.Address(c.dataDir))
+	if err != nil {
+		return nil
+	}
+	defer conn.Close()
+	rt := runtimeapi.NewRuntimeServiceClient(conn)
+	ctx := context.Background()
+	list, err := rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
+		LabelSelector: map[string]string{podspec.LabelPodUID: string(uid), podspec.LabelContainerName: container}}})
+	if err != nil {
+		return nil
+	}
+	out := map[int][2]time.Time{}
+	for _, ctr := range list.Containers {
+		st, err := rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: ctr.Id})
+		if err != nil || st.Status.FinishedAt == 0 {
+			continue
+		}
+		n, _ := strconv.Atoi(st.Status.Annotations[podspec.AnnotationRestartCount])
+		out[n] = [2]time.Time{time.Unix(0, st.Status.StartedAt), time.Unix(0, st.Status.FinishedAt)}
+	}
+	return out
 }
