@@ -101,26 +101,27 @@ func (c *Controller) apply(ctx context.Context, src *berthv1alpha1.GitSource, co
 	// last (the watch may not have seen its latest writes yet; prune
 	// checks the label before deleting).
 	var liveRefs []plan.Ref
-	liveVersion := map[string]string{}
+	liveOwned := map[string]string{}
 	for gvr := range kinds {
 		for _, u := range c.live.objects(gvr, label) {
 			ref := plan.RefOf(u)
 			liveRefs = append(liveRefs, ref)
-			liveVersion[ref.ID()] = u.GetResourceVersion()
+			liveOwned[ref.ID()] = ownedFields(u)
 		}
 	}
-	// An object the last apply sent exactly as now, and that nobody has
-	// written since (its resourceVersion is the one the apply returned),
-	// is not sent again: it keeps the commit it was applied from. Anything
-	// else is applied, which also puts back what drifted.
+	// An object the last apply sent exactly as now, of which gitsync still
+	// owns exactly the fields that apply gave it (nobody took one over, as
+	// kubectl edit or scale do), is not sent again: it keeps the commit it
+	// was applied from. Anything else is applied, which also puts back
+	// what drifted.
 	previous := map[string]Applied{}
 	for _, e := range st.desired {
 		previous[e.Ref.ID()] = e
 	}
 	for i := range entries {
 		e := &entries[i]
-		if prev, ok := previous[e.Ref.ID()]; ok && prev.digest == e.digest && prev.appliedVersion != "" && liveVersion[e.Ref.ID()] == prev.appliedVersion {
-			e.unchanged, e.appliedVersion = true, prev.appliedVersion
+		if prev, ok := previous[e.Ref.ID()]; ok && prev.digest == e.digest && prev.owned != "" && liveOwned[e.Ref.ID()] == prev.owned {
+			e.unchanged, e.owned = true, prev.owned
 			out.unchanged++
 		}
 		// The object as gitsync means it, commit included; an unchanged one
@@ -177,8 +178,10 @@ func (c *Controller) applyStep(ctx context.Context, client dynamic.Interface, st
 				if entries[i].unchanged {
 					continue
 				}
-				rv, err := applyOne(ctx, client, entries[i])
-				entries[i].appliedVersion = rv
+				got, err := applyOne(ctx, client, entries[i])
+				if got != nil {
+					entries[i].owned = ownedFields(got)
+				}
 				if err != nil {
 					mu.Lock()
 					errs = append(errs, syncError(objs[i], "", err.Error()))
@@ -195,23 +198,33 @@ func (c *Controller) applyStep(ctx context.Context, client dynamic.Interface, st
 	return errs
 }
 
-// applyOne applies e and returns the resourceVersion the API server
-// answered with.
-func applyOne(ctx context.Context, client dynamic.Interface, e Applied) (string, error) {
+// applyOne applies e and returns the object the API server answered with.
+func applyOne(ctx context.Context, client dynamic.Interface, e Applied) (*unstructured.Unstructured, error) {
 	data, err := e.Desired.MarshalJSON()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	force := true
 	var r dynamic.ResourceInterface = client.Resource(e.resource)
 	if ns := e.Desired.GetNamespace(); ns != "" {
 		r = client.Resource(e.resource).Namespace(ns)
 	}
-	got, err := r.Patch(ctx, e.Desired.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
-	if err != nil {
-		return "", err
+	return r.Patch(ctx, e.Desired.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
+}
+
+// ownedFields identifies the fields gitsync's apply owns in u (its
+// managedFields entry, time included); "" when it owns none.
+func ownedFields(u *unstructured.Unstructured) string {
+	for _, m := range u.GetManagedFields() {
+		if m.Manager == FieldManager && m.Operation == metav1.ManagedFieldsOperationApply && m.Subresource == "" && m.FieldsV1 != nil {
+			t := ""
+			if m.Time != nil {
+				t = m.Time.UTC().String()
+			}
+			return m.APIVersion + "|" + t + "|" + string(m.FieldsV1.Raw)
+		}
 	}
-	return got.GetResourceVersion(), nil
+	return ""
 }
 
 // prune deletes ref if it still carries the source's label.

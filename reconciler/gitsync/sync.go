@@ -50,11 +50,11 @@ type Applied struct {
 	Health health.Result
 
 	resource schema.GroupVersionResource
-	// digest identifies what was sent, appliedVersion the resourceVersion
-	// the apply returned; unchanged: it was not sent again.
-	digest         string
-	appliedVersion string
-	unchanged      bool
+	// digest identifies what was sent, owned the fields the apply gave
+	// gitsync (ownedFields); unchanged: it was not sent again.
+	digest    string
+	owned     string
+	unchanged bool
 }
 
 // Result is what one sync did.

@@ -154,6 +154,9 @@ type ScaleReport struct {
 	// Healthy is commit → every object healthy (Deployments available,
 	// Services with endpoints).
 	Applied, Healthy time.Duration
+	// OneChange is then commit → applied for a commit that changes one
+	// ConfigMap of one app (the other objects are not sent again).
+	OneChange time.Duration
 }
 
 // ObjectsPerApp is how many objects each app of Scale has: a Deployment
@@ -214,7 +217,26 @@ func Scale(ctx context.Context, c Cluster, apps, nodes int, progress func(string
 		return nil, err
 	}
 	r := &ScaleReport{Apps: apps, Objects: apps*ObjectsPerApp + 10, Nodes: nodes, Applied: appliedAt, Healthy: healthy.Sub(start)}
-	progress("healthy after %v", r.Healthy)
+	progress("healthy after %v; changing one app", r.Healthy)
+
+	one := appFiles(1)
+	for p, content := range one {
+		if strings.HasPrefix(p, "apps/") {
+			one = map[string]string{p: strings.Replace(content, "key: value", "key: changed", 1)}
+			break
+		}
+	}
+	commit, err = repo.commit(one, "change one app")
+	if err != nil {
+		return nil, err
+	}
+	start = time.Now()
+	applied, err = waitApplied(ctx, c.Admin, "scale", commit, false, 10*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	r.OneChange = applied.Sub(start)
+	progress("a commit changing one app applied after %v", r.OneChange)
 	return r, nil
 }
 

@@ -41,7 +41,7 @@ func TestLatencyAndScaleReportFigures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Objects != 20*ObjectsPerApp+10 || s.Applied <= 0 || s.Healthy < s.Applied {
+	if s.Objects != 20*ObjectsPerApp+10 || s.Applied <= 0 || s.Healthy < s.Applied || s.OneChange <= 0 {
 		t.Fatalf("scale report: %+v", s)
 	}
 }
