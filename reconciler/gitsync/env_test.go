@@ -82,13 +82,20 @@ type env struct {
 
 func startEnv(t testing.TB, modify ...func(*server.Options)) *env {
 	t.Helper()
+	return startGitSync(t, startServer(t, modify...))
+}
+
+// startServer starts an API server with the test policy and the
+// namespace gitops.
+func startServer(t testing.TB, modify ...func(*server.Options)) *servertest.Server {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "test.yaml"), []byte(testPolicy), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s := servertest.Start(t, append([]func(*server.Options){func(o *server.Options) { o.PolicyDirs = append(o.PolicyDirs, dir) }}, modify...)...)
 	s.Namespace("gitops")
-	return startGitSync(t, s)
+	return s
 }
 
 func startGitSync(t testing.TB, s *servertest.Server) *env {
@@ -102,9 +109,14 @@ func startGitSync(t testing.TB, s *servertest.Server) *env {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = ctl.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
+	return &env{Server: s, t: t, dyn: adminDynamic(t, s), ctl: ctl}
+}
+
+// adminDynamic is an admin dynamic client (JSON) for GitSources.
+func adminDynamic(t testing.TB, s *servertest.Server) dynamic.Interface {
 	cfg := rest.CopyConfig(s.AdminConfig)
 	cfg.ContentType = "application/json"
-	return &env{Server: s, t: t, dyn: dynamic.NewForConfigOrDie(cfg), ctl: ctl}
+	return dynamic.NewForConfigOrDie(cfg)
 }
 
 // createSource creates GitSource gitops/name.

@@ -289,7 +289,7 @@ func (c *Controller) fetch(ctx context.Context, src *berthv1alpha1.GitSource, st
 		interval = src.Spec.Interval.Duration
 	}
 	triggered := st.triggered.Swap(false)
-	if !local && !triggered && st.last != nil && st.fetchKey == key && time.Since(st.lastFetch) < interval {
+	if !fetchDue(local, triggered, st.last != nil, st.fetchKey == key, time.Since(st.lastFetch), interval) {
 		return st.last, nil
 	}
 	req := fetch.Request{URL: src.Spec.URL, Ref: src.Spec.Ref}
@@ -309,6 +309,14 @@ func (c *Controller) fetch(ctx context.Context, src *berthv1alpha1.GitSource, st
 	}
 	st.last, st.lastFetch, st.fetchKey, st.fetched = res, time.Now(), key, res.Commit.Hash.String()
 	return res, nil
+}
+
+// fetchDue decides whether a source's repository is fetched now: a local
+// repository always (it is read in place, which costs little), a remote
+// one when triggered (webhook, ref watch), when it was never fetched or
+// its URL or ref changed, and when its interval has passed.
+func fetchDue(local, triggered, fetchedBefore, sameSpec bool, sinceLast, interval time.Duration) bool {
+	return local || triggered || !fetchedBefore || !sameSpec || sinceLast >= interval
 }
 
 // ensureWatch watches a local repository's refs so that a commit syncs
