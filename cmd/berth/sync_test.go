@@ -143,6 +143,24 @@ subjects:
 		t.Fatalf("status detail: %s", res)
 	}
 
+	// kubectl sees GitSources: its table, client-side and server-side apply.
+	res = runBerth(t, "", "kubectl", "--kubeconfig", s.Kubeconfig(), "get", "gitsources", "-n", "cd")
+	if res.code != 0 || !regexpLine(res.stdout, `^repo\s+`+regexp.QuoteMeta(repo.Dir)+`\s+main\s+`+good[:7]+`\s+True\s+True\s+Healthy\s`) {
+		t.Fatalf("kubectl get gitsources: %s", res)
+	}
+	manifest := "apiVersion: berth.io/v1alpha1\nkind: GitSource\nmetadata:\n  name: other\n  namespace: cd\nspec:\n  url: /nowhere\n  suspend: true\n"
+	for _, args := range [][]string{{"apply", "-f", "-"}, {"apply", "--server-side", "-f", "-"}} {
+		res = runBerth(t, manifest, append([]string{"kubectl", "--kubeconfig", s.Kubeconfig()}, args...)...)
+		if res.code != 0 {
+			t.Fatalf("kubectl %v of a GitSource: %s", args, res)
+		}
+		manifest = strings.Replace(manifest, "suspend: true", "suspend: true\n  ref: v2", 1)
+	}
+	res = runBerth(t, "", "kubectl", "--kubeconfig", s.Kubeconfig(), "get", "gs", "other", "-n", "cd", "-o", "jsonpath={.spec.ref} {.spec.prune} {.spec.liveBranch}")
+	if res.code != 0 || res.stdout != "v2 true berth/live" {
+		t.Fatalf("the applied GitSource: %s", res)
+	}
+
 	bad := repo.Write(map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n  namespace: shop\n"}).Commit("bad")
 	res = run("sync", "wait", "cd/repo", "--commit", bad, "--timeout", "30s")
 	if res.code != 1 || !strings.Contains(res.stderr, "cm.yaml:4") {
