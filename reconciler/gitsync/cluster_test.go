@@ -96,8 +96,28 @@ func TestDeploymentHealthAndAScalersReplicas(t *testing.T) {
 	if _, err := e.Admin.AppsV1().Deployments("web").UpdateScale(ctx, "hello", scale, metav1.UpdateOptions{FieldManager: "scaler"}); err != nil {
 		t.Fatal(err)
 	}
-	c2 := repo.Write(map[string]string{"hello.yaml": strings.Replace(deploymentYAML, "%s", "hello:v2", 1)}).Commit("hello v2")
-	e.waitSource("apps", 30*time.Second, "hello v2 rolled out", appliedAndReady(c2))
+	job := `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  namespace: web
+spec:
+  template:
+    metadata:
+      annotations: {hollow.berth.io/run-for: 300ms}
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: migrate
+        image: migrate:v2
+`
+	c2 := repo.Write(map[string]string{"hello.yaml": strings.Replace(deploymentYAML, "%s", "hello:v2", 1), "job.yaml": job}).Commit("hello v2 and a migration")
+	gs = e.waitSource("apps", 30*time.Second, "hello v2 rolled out and the migration complete", appliedAndReady(c2))
+	for _, inv := range gs.Status.Inventory {
+		if inv.Kind == "Job" && (inv.Health != berthv1alpha1.HealthHealthy || inv.Message != "complete") {
+			t.Fatalf("the Job: %+v", inv)
+		}
+	}
 	d, err := e.Admin.AppsV1().Deployments("web").Get(ctx, "hello", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

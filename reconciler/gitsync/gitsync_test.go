@@ -143,6 +143,21 @@ func TestInvalidCommitAppliesNothing(t *testing.T) {
 	// Fixing it applies the fix.
 	fixed := repo.Remove("broken.yaml", "more.yaml").Commit("fix")
 	e.waitSource("site", 5*time.Second, "the fix", appliedAndReady(fixed))
+
+	// A path the commit does not have is an error too, not an empty commit
+	// that would prune everything.
+	u := e.source("site")
+	u.Spec.Path = "no/such/dir"
+	e.updateSpec(u)
+	gs = e.waitSource("site", 5*time.Second, "the missing path to be reported", func(gs *berthv1alpha1.GitSource) bool {
+		return gs.Status.ObservedGeneration == u.Generation+1 && gs.Status.ConditionStatus(berthv1alpha1.ConditionSynced) == "False"
+	})
+	if len(gs.Status.Errors) == 0 || !strings.Contains(gs.Status.Errors[0].String(), "no/such/dir") {
+		t.Fatalf("status with a missing path: %s", describe(gs))
+	}
+	if _, err := e.Admin.CoreV1().ConfigMaps("web").Get(context.Background(), "site", metav1.GetOptions{}); err != nil {
+		t.Fatalf("a missing path pruned the source's objects: %v", err)
+	}
 }
 
 func TestServiceAccountRightsLimitWhatASourceChanges(t *testing.T) {
