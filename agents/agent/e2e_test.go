@@ -21,7 +21,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-io/berth/agents/agent"
@@ -107,17 +106,14 @@ func startCluster(t *testing.T) *cluster {
 	if err := s.WriteNodeCredentials(creds, node, []string{ip}); err != nil {
 		t.Fatal(err)
 	}
-	rest, err := clientcmd.BuildConfigFromFlags("", filepath.Join(creds, server.NodeKubeconfigFile))
-	if err != nil {
-		t.Fatal(err)
-	}
 	c.cfg = agent.Config{
-		Rest: rest, DataDir: dataDir, NodeName: node, NodeIP: ip,
-		ServingCertFile: filepath.Join(creds, server.NodeServingCertFile), ServingKeyFile: filepath.Join(creds, server.NodeServingKeyFile),
-		ClientCAFile: filepath.Join(creds, server.NodeCAFile),
-		NetworkName:  "bt" + suffix, Bridge: "bt" + suffix, CgroupRoot: "/berth-test-" + suffix,
+		DataDir: dataDir, NodeName: node, NodeIP: ip,
+		NetworkName: "bt" + suffix, Bridge: "bt" + suffix, CgroupRoot: "/berth-test-" + suffix,
 		Backoff: testBackoff, ProbeSecond: 200 * time.Millisecond, RelistPeriod: 200 * time.Millisecond,
 		LeaseDuration: 10 * time.Second, LeaseRenewInterval: 2 * time.Second, StatusInterval: 2 * time.Second, Log: testLog(t),
+	}
+	if err := c.cfg.UseCredentials(creds); err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		c.stopAgent()

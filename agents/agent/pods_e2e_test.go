@@ -200,12 +200,13 @@ func crashLoop(t *testing.T, c *cluster) {
 		t.Error("never saw the container waiting in CrashLoopBackOff")
 	}
 	// The wait before run n+1 is 0 after the first exit, then Initial
-	// doubling; the time to notice the exit adds a little.
+	// doubling; noticing the exit and starting again adds a little (0.2 s
+	// on a quiet machine, seconds when it is busy).
 	for n := 0; n < 4; n++ {
 		wait := runs[n+1].started.Sub(runs[n].finished)
 		want := testBackoff.Delay(n)
-		if wait < want || wait > want+3*time.Second {
-			t.Errorf("run %d started %s after run %d ended, want %s (+ up to 3s to notice); runs %v", n+1, wait, n, want, runs)
+		if wait < want || wait > want+5*time.Second {
+			t.Errorf("run %d started %s after run %d ended, want %s (+ up to 5s on a busy machine); runs %v", n+1, wait, n, want, runs)
 		}
 	}
 	if b, err := c.Admin.CoreV1().Pods("e2e").GetLogs("crash", &corev1.PodLogOptions{Previous: true}).DoRaw(ctx); err != nil || string(b) != "crashing\n" {

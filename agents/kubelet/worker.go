@@ -111,6 +111,7 @@ func (w *worker) sync(ctx context.Context) (after time.Duration, done bool, err 
 	}
 	var obs lifecycle.Observed
 	var plan lifecycle.Result
+	var planned time.Time
 	for round := 0; ; round++ {
 		obs, err = w.k.observe(ctx, w.uid)
 		if err != nil {
@@ -120,7 +121,8 @@ func (w *worker) sync(ctx context.Context) (after time.Duration, done bool, err 
 			w.k.terminationMessages(ctx, pod, &obs)
 		}
 		probes := w.probeStatus(pod, obs)
-		plan = lifecycle.Plan(lifecycle.Input{Pod: pod, Observed: obs, Probes: probes, Failures: w.failures, Backoff: w.k.backoff(), Now: time.Now()})
+		planned = time.Now()
+		plan = lifecycle.Plan(lifecycle.Input{Pod: pod, Observed: obs, Probes: probes, Failures: w.failures, Backoff: w.k.backoff(), Now: planned})
 		if len(plan.Actions) == 0 || round == maxRounds {
 			break
 		}
@@ -154,7 +156,12 @@ func (w *worker) sync(ctx context.Context) (after time.Duration, done bool, err 
 	if err := w.writeStatus(ctx, pod, st); err != nil {
 		return 0, false, err
 	}
-	return plan.RequeueAfter, false, nil
+	if plan.RequeueAfter == 0 {
+		return 0, false, nil
+	}
+	// The wait counts from when the plan was made, not from after the
+	// status write (slow when the API server is busy).
+	return max(time.Until(planned.Add(plan.RequeueAfter)), time.Millisecond), false, nil
 }
 
 // refreshTokens requests the pod's projected ServiceAccount tokens again

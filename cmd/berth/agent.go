@@ -14,10 +14,11 @@ import (
 
 func newAgentCommand() *cobra.Command {
 	var (
-		kubeconfig string
-		cfg        agent.Config
-		cleanup    bool
-		verbose    bool
+		kubeconfig  string
+		credentials string
+		cfg         agent.Config
+		cleanup     bool
+		verbose     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -37,7 +38,8 @@ runtime state; images stay) and exits; run it only while the agent is stopped.
 Needs root and the Debian packages containerd, runc, containernetworking-plugins, iptables and
 busybox-static; the agent says which one is missing. Use a kubeconfig for the user
 system:node:<node-name> in the group system:nodes.`,
-		Example: `  berth agent --kubeconfig node.kubeconfig --data-dir /var/lib/berth
+		Example: `  berth agent --credentials-dir /etc/berth/node --data-dir /var/lib/berth
+  berth agent --kubeconfig node.kubeconfig --data-dir /var/lib/berth
   berth agent --kubeconfig node.kubeconfig --data-dir /var/lib/berth --node-name web-1 --node-ip 10.0.0.5
   berth agent --data-dir /var/lib/berth --cleanup`,
 		Args: cobra.NoArgs,
@@ -48,19 +50,28 @@ system:node:<node-name> in the group system:nodes.`,
 			if cleanup {
 				return agent.Cleanup(ctx, cfg)
 			}
-			if kubeconfig == "" {
-				return usageError{errors.New("--kubeconfig is required (or --cleanup)")}
+			switch {
+			case credentials != "" && kubeconfig != "":
+				return usageError{errors.New("--credentials-dir and --kubeconfig exclude each other")}
+			case credentials != "":
+				if err := cfg.UseCredentials(credentials); err != nil {
+					return err
+				}
+			case kubeconfig == "":
+				return usageError{errors.New("--kubeconfig or --credentials-dir is required (or --cleanup)")}
+			default:
+				config, err := restConfig(kubeconfig, 0, 0)
+				if err != nil {
+					return err
+				}
+				cfg.Rest = config
 			}
-			config, err := restConfig(kubeconfig, 0, 0)
-			if err != nil {
-				return err
-			}
-			cfg.Rest = config
 			return agent.Run(ctx, cfg)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the API server with the node's identity (required unless --cleanup)")
+	f.StringVar(&credentials, "credentials-dir", "", "the node's credentials (berth nodes credentials): kubeconfig, serving certificate and key, cluster CA; serves container logs too")
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the API server with the node's identity (without --credentials-dir)")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the agent's containerd, pods, volumes and logs (required)")
 	f.StringVar(&cfg.NodeName, "node-name", "", "name of the Node (default: the host name)")
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "the node's IP address (default: the address of the default route's interface)")
