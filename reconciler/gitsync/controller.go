@@ -178,8 +178,14 @@ func (c *Controller) Run(ctx context.Context) error {
 	return leader.Run(ctx, c.client, LeaseNamespace, LeaseName, c.opts.Identity, opts, c.runTerm)
 }
 
-// runTerm runs the informer, the queue and the workers for one term.
+// runTerm runs the informer, the queue and the workers for one term. It
+// starts from what the API server holds: another instance may have synced
+// in between terms.
 func (c *Controller) runTerm(ctx context.Context) {
+	c.stopWatches()
+	c.mu.Lock()
+	c.sources = map[string]*sourceState{}
+	c.mu.Unlock()
 	c.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.NewTypedItemExponentialFailureRateLimiter[string](200*time.Millisecond, 5*time.Minute),
 		workqueue.TypedRateLimitingQueueConfig[string]{Name: "gitsources"})
