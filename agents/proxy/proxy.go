@@ -25,7 +25,6 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/berth-io/berth/agents/proxy/nft"
@@ -78,10 +77,11 @@ type Proxy struct {
 	full     bool
 	parts    map[string]rules.Model
 	services corelisters.ServiceLister
-	slices   discoverylisters.EndpointSliceLister
+	slices   cache.Indexer
 
-	programmed *rules.Model
-	lastSync   time.Time
+	// asm is the table as it should be; parts are each Service's share.
+	asm      *rules.Assembly
+	lastSync time.Time
 }
 
 // New returns a proxy for the node; Run starts it.
@@ -128,6 +128,7 @@ func New(client kubernetes.Interface, cfg Config) (*Proxy, error) {
 		dirty:   map[string]bool{},
 		full:    true,
 		parts:   map[string]rules.Model{},
+		asm:     newAssembly(rules.Node{Name: cfg.NodeName, IPs: cfg.NodeIPs, ClusterCIDR: cfg.ClusterCIDR}),
 	}, nil
 }
 
@@ -148,8 +149,11 @@ func (p *Proxy) Run(ctx context.Context) error {
 	factory := informers.NewSharedInformerFactory(p.client, 0)
 	svcInformer := factory.Core().V1().Services()
 	sliceInformer := factory.Discovery().V1().EndpointSlices()
+	if err := sliceInformer.Informer().AddIndexers(SliceIndexers()); err != nil {
+		return err
+	}
 	p.mu.Lock()
-	p.services, p.slices = svcInformer.Lister(), sliceInformer.Lister()
+	p.services, p.slices = svcInformer.Lister(), sliceInformer.Informer().GetIndexer()
 	p.mu.Unlock()
 	onService := func(obj any) {
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
@@ -210,6 +214,23 @@ func (p *Proxy) Run(ctx context.Context) error {
 	}
 }
 
+// UseListers makes the proxy read Services and EndpointSlices from a lister
+// and an indexer (with SliceIndexers) instead of watching the API server:
+// for benchmarks and tests that call Sync themselves (and Changed for what
+// they change). Run must not be called then.
+func (p *Proxy) UseListers(services corelisters.ServiceLister, slices cache.Indexer) {
+	p.mu.Lock()
+	p.services, p.slices = services, slices
+	p.mu.Unlock()
+}
+
+// Changed tells the proxy that the Service namespace/name or its slices
+// changed: the next sync recomputes its rules. (Run's informers call it.)
+func (p *Proxy) Changed(namespace, name string) { p.markDirty(namespace + "/" + name) }
+
+// LastApply describes the last transaction a sync sent to the kernel.
+func (p *Proxy) LastApply() nft.ApplyStats { return p.table.LastApply() }
+
 // Resync makes the next sync list the table from the kernel and repair
 // whatever differs, instead of trusting what it programmed last.
 func (p *Proxy) Resync() {
@@ -231,7 +252,6 @@ func (p *Proxy) Cleanup() error {
 		return fmt.Errorf("proxy cleanup: %w", err)
 	}
 	p.mu.Lock()
-	p.programmed = nil
 	p.full = true
 	p.mu.Unlock()
 	return nil
@@ -266,24 +286,29 @@ func (p *Proxy) wake() {
 }
 
 // Sync brings the table in step once: it recomputes the parts of the
-// Services that changed, diffs the whole desired model against what it
-// programmed last (or, on a full resync, against the table listed from the
-// kernel) and applies the difference in one transaction.
+// Services that changed and applies what that changed in one transaction,
+// at a cost proportional to the change. On a full resync (the first sync,
+// on demand, periodically, after an error) it lists the table from the
+// kernel and applies the whole difference instead.
 func (p *Proxy) Sync() error {
 	start := time.Now()
 	p.mu.Lock()
-	dirty, full := p.dirty, p.full || p.programmed == nil
+	dirty, full := p.dirty, p.full
 	p.dirty = map[string]bool{}
 	p.full = false
-	err := p.recompute(dirty)
-	desired := rules.Base(p.node)
-	for _, key := range sortedKeys(p.parts) {
-		desired.Merge(p.parts[key])
+	plans, err := p.recompute(dirty)
+	var desired rules.Model
+	if full {
+		desired = p.asm.Model().Clone()
 	}
-	programmed := p.programmed
+	nrules, nelems := p.asm.Model().Counts()
 	p.mu.Unlock()
 	if err == nil {
-		err = p.apply(programmed, desired, full)
+		if full {
+			err = p.resync(desired)
+		} else {
+			err = p.table.Apply(plans...)
+		}
 	}
 	kind := "partial"
 	if full {
@@ -294,85 +319,112 @@ func (p *Proxy) Sync() error {
 		p.metrics.errors.Inc()
 		p.mu.Lock()
 		p.full = true
-		for k := range dirty {
-			p.dirty[k] = true
-		}
-		p.programmed = nil
 		p.mu.Unlock()
 		return err
 	}
-	nrules, nelems := desired.Counts()
 	p.metrics.rules.Set(float64(nrules))
 	p.metrics.elements.Set(float64(nelems))
 	p.metrics.lastSync.SetToCurrentTime()
 	p.mu.Lock()
-	p.programmed = &desired
 	p.lastSync = time.Now()
 	p.mu.Unlock()
 	return nil
 }
 
-func (p *Proxy) apply(programmed *rules.Model, desired rules.Model, full bool) error {
-	var observed rules.Model
-	if full || programmed == nil {
-		var err error
-		if observed, err = p.table.Observe(); err != nil {
-			return err
-		}
-	} else {
-		observed = *programmed
+// resync lists the table from the kernel and applies the difference.
+func (p *Proxy) resync(desired rules.Model) error {
+	observed, err := p.table.Observe()
+	if err != nil {
+		return err
 	}
 	plan := rules.Diff(observed, desired)
 	if plan.Empty() {
 		return nil
 	}
-	if full && programmed != nil {
-		p.log.Warn("table changed behind the proxy's back; repairing", "chainsAdded", len(plan.AddChains),
+	if len(observed.Chains) > 0 {
+		p.log.Warn("table differs from what the proxy programmed; repairing", "chainsAdded", len(plan.AddChains),
 			"chainsRewritten", len(plan.ReplaceChains), "chainsDeleted", len(plan.DeleteChains),
 			"setsWithElementsAdded", len(plan.AddElements), "setsWithElementsDeleted", len(plan.DeleteElements))
 	}
 	return p.table.Apply(plan)
 }
 
-// recompute refreshes the parts of the dirty Services (all of them on the
-// first sync). Called with p.mu held.
-func (p *Proxy) recompute(dirty map[string]bool) error {
+func newAssembly(node rules.Node) *rules.Assembly {
+	a := rules.NewAssembly()
+	a.Replace(rules.NewModel(), rules.Base(node))
+	return a
+}
+
+// recompute refreshes the parts of the dirty Services in the assembly and
+// returns the plans that apply each change, in order. Called with p.mu
+// held.
+func (p *Proxy) recompute(dirty map[string]bool) ([]rules.Plan, error) {
 	if p.services == nil {
-		return errors.New("proxy: Sync before Run started the informers")
+		return nil, errors.New("proxy: Sync before Run started the informers (or UseListers)")
 	}
-	if len(p.parts) == 0 && p.programmed == nil {
+	if p.lastSync.IsZero() {
+		// The first sync takes every Service, whether or not an event
+		// named it.
 		all, err := p.services.List(labels.Everything())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, s := range all {
 			dirty[s.Namespace+"/"+s.Name] = true
 		}
 	}
-	for key := range dirty {
+	// Many changes at once (a burst, a restart of the API server): one
+	// diff of the whole table makes fewer, fuller netlink messages than a
+	// plan per Service.
+	var before *rules.Model
+	if len(dirty) > bulkChanges {
+		m := p.asm.Model().Clone()
+		before = &m
+	}
+	var plans []rules.Plan
+	for _, key := range sortedKeys(dirty) {
 		ns, name, err := cache.SplitMetaNamespaceKey(key)
 		if err != nil {
 			continue
 		}
-		svc, err := p.services.Services(ns).Get(name)
-		if err != nil {
-			delete(p.parts, key)
-			continue
+		part := rules.NewModel()
+		if svc, err := p.services.Services(ns).Get(name); err == nil {
+			objs, err := p.slices.ByIndex(sliceServiceIndex, key)
+			if err != nil {
+				return plans, err
+			}
+			sl := make([]*discoveryv1.EndpointSlice, 0, len(objs))
+			for _, o := range objs {
+				if s, ok := o.(*discoveryv1.EndpointSlice); ok {
+					sl = append(sl, s)
+				}
+			}
+			part = rules.Service(svc, sl, p.node)
 		}
-		sel := labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: name})
-		sl, err := p.slices.EndpointSlices(ns).List(sel)
-		if err != nil {
-			return err
+		old, ok := p.parts[key]
+		if !ok {
+			old = rules.NewModel()
 		}
-		part := rules.Service(svc, sl, p.node)
+		if before != nil {
+			p.asm.Swap(old, part)
+		} else if plan := p.asm.Replace(old, part); !plan.Empty() {
+			plans = append(plans, plan)
+		}
 		if len(part.Chains) == 0 && len(part.Sets) == 0 {
 			delete(p.parts, key)
-			continue
+		} else {
+			p.parts[key] = part
 		}
-		p.parts[key] = part
 	}
-	return nil
+	if before != nil {
+		return []rules.Plan{rules.Diff(*before, p.asm.Model())}, nil
+	}
+	return plans, nil
 }
+
+// bulkChanges is the number of changed Services above which a sync diffs
+// the whole table instead of planning each change.
+const bulkChanges = 256
 
 // sysctl sets /proc/sys/net/<key> to 1 in the proxy's network namespace.
 // The proxy sets two, as kube-proxy needs them too:
@@ -397,6 +449,21 @@ func (p *Proxy) sysctl(key string) error {
 		errc <- write()
 	}()
 	return <-errc
+}
+
+const sliceServiceIndex = "berth-proxy-service"
+
+// SliceIndexers index EndpointSlices by namespace/service-name (their
+// kubernetes.io/service-name label), so that a sync finds one Service's
+// slices without scanning all of them.
+func SliceIndexers() cache.Indexers {
+	return cache.Indexers{sliceServiceIndex: func(obj any) ([]string, error) {
+		s, ok := obj.(*discoveryv1.EndpointSlice)
+		if !ok || s.Labels[discoveryv1.LabelServiceName] == "" {
+			return nil, nil
+		}
+		return []string{s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName]}, nil
+	}}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -57,6 +57,13 @@ func (r renderer) stmt(s rules.Stmt) ([]expr.Any, error) {
 			op = expr.CmpOpNeq
 		}
 		return append(out, &expr.Cmp{Op: op, Register: reg1, Data: addr[:]}), nil
+	case rules.MatchPort:
+		return []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{s.Proto}},
+			&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: binaryutil.BigEndian.PutUint16(s.Port)},
+		}, nil
 	case rules.MatchSet:
 		k, err := loadKey(s.Key)
 		if err != nil {

@@ -47,13 +47,33 @@ func (t *Table) Name() string { return t.name }
 // Close releases the netlink socket; the table stays programmed.
 func (t *Table) Close() error { return t.tr.nl.Close() }
 
-// Apply programs the plan in one transaction: the table (if missing), new
-// chains and sets, element deletions, chain contents, element additions,
-// then deletions of chains and sets nothing refers to any more. It returns
-// the number of netlink messages sent.
-func (t *Table) Apply(p rules.Plan) error {
+// Apply programs the plans, in order, in one transaction. Nothing is sent
+// when all are empty.
+func (t *Table) Apply(plans ...rules.Plan) error {
+	if !slices.ContainsFunc(plans, func(p rules.Plan) bool { return !p.Empty() }) {
+		return nil
+	}
+	t.conn.AddTable(t.table)
+	for _, p := range plans {
+		if err := t.add(p); err != nil {
+			return err
+		}
+	}
+	t.tr.err, t.tr.stats = nil, ApplyStats{}
+	if err := t.conn.Flush(); err != nil {
+		return fmt.Errorf("nftables table %s: %w", t.name, err)
+	}
+	if t.tr.err != nil {
+		return fmt.Errorf("nftables table %s: transaction refused, nothing changed: %w", t.name, t.tr.err)
+	}
+	return nil
+}
+
+// add queues one plan: new chains and sets, element deletions, element
+// additions, chain contents, then deletions of chains and sets nothing
+// refers to any more.
+func (t *Table) add(p rules.Plan) error {
 	c := t.conn
-	c.AddTable(t.table)
 	chain := func(name string) *nftables.Chain { return &nftables.Chain{Name: name, Table: t.table} }
 	recreated := map[string]bool{}
 	for _, ch := range p.AddChains {
@@ -136,13 +156,6 @@ func (t *Table) Apply(p rules.Plan) error {
 		if !slices.ContainsFunc(p.AddSets, func(s rules.Set) bool { return s.Name == name }) {
 			c.DelSet(&nftables.Set{Table: t.table, Name: name})
 		}
-	}
-	t.tr.err, t.tr.stats = nil, ApplyStats{}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nftables table %s: %w", t.name, err)
-	}
-	if t.tr.err != nil {
-		return fmt.Errorf("nftables table %s: transaction refused, nothing changed: %w", t.name, t.tr.err)
 	}
 	return nil
 }

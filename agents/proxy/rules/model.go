@@ -150,8 +150,7 @@ func (p Plan) Empty() bool {
 // The result lists names in sorted order, so equal inputs give equal plans.
 func Diff(observed, desired Model) Plan {
 	p := Plan{DeleteElements: map[string][]Element{}, AddElements: map[string][]Element{}}
-	for _, name := range sortedKeys(desired.Chains) {
-		want := desired.Chains[name]
+	for name, want := range desired.Chains {
 		have, ok := observed.Chains[name]
 		switch {
 		case !ok:
@@ -163,11 +162,15 @@ func Diff(observed, desired Model) Plan {
 			p.ReplaceChains = append(p.ReplaceChains, want)
 		}
 	}
-	for _, name := range sortedKeys(observed.Chains) {
+	for name := range observed.Chains {
 		if _, ok := desired.Chains[name]; !ok {
 			p.DeleteChains = append(p.DeleteChains, name)
 		}
 	}
+	byName := func(a, b Chain) int { return strings.Compare(a.Name, b.Name) }
+	slices.SortFunc(p.AddChains, byName)
+	slices.SortFunc(p.ReplaceChains, byName)
+	slices.Sort(p.DeleteChains)
 	for _, name := range sortedKeys(desired.Sets) {
 		want := desired.Sets[name]
 		have, ok := observed.Sets[name]
@@ -209,16 +212,21 @@ func Diff(observed, desired Model) Plan {
 }
 
 func diffElements(have, want map[string]Element) (del, add []Element) {
-	for _, k := range sortedKeys(have) {
-		if w, ok := want[k]; !ok || w != have[k] {
-			del = append(del, have[k])
+	// Iterate, then sort only what differs: the maps can hold 100,000s of
+	// elements and a change touches a few.
+	for k, h := range have {
+		if w, ok := want[k]; !ok || w != h {
+			del = append(del, h)
 		}
 	}
-	for _, k := range sortedKeys(want) {
-		if h, ok := have[k]; !ok || h != want[k] {
-			add = append(add, want[k])
+	for k, w := range want {
+		if h, ok := have[k]; !ok || h != w {
+			add = append(add, w)
 		}
 	}
+	byKey := func(a, b Element) int { return strings.Compare(a.Key, b.Key) }
+	slices.SortFunc(del, byKey)
+	slices.SortFunc(add, byKey)
 	return del, add
 }
 

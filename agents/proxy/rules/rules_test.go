@@ -337,3 +337,83 @@ func TestMergeThenDiffTouchesOneService(t *testing.T) {
 		t.Fatalf("adds %v deletes %v, want b's endpoint element replaced and one hairpin element added", p.AddElements, p.DeleteElements)
 	}
 }
+
+func TestAssemblyPlansMatchFullDiffs(t *testing.T) {
+	node := Node{Name: "n1"}
+	part := func(name, ip string, eps ...string) Model {
+		var es []ep
+		for _, e := range eps {
+			es = append(es, ep{ip: e, ready: true})
+		}
+		s := svc(func(s *v1.Service) { s.Name = name; s.Spec.ClusterIP = ip })
+		return Service(s, []*discoveryv1.EndpointSlice{slice(es...)}, node)
+	}
+	a := NewAssembly()
+	programmed := NewModel()
+	steps := []struct {
+		name     string
+		old, new Model
+	}{
+		{"base", NewModel(), Base(node)},
+		{"a with two endpoints", NewModel(), part("a", "10.96.0.1", "10.244.0.2", "10.244.0.3")},
+		{"b shares the pick chain and an endpoint", NewModel(), part("b", "10.96.0.2", "10.244.0.3", "10.244.0.4")},
+		{"a moves an endpoint", part("a", "10.96.0.1", "10.244.0.2", "10.244.0.3"), part("a", "10.96.0.1", "10.244.0.2", "10.244.0.9")},
+		{"b grows to three", part("b", "10.96.0.2", "10.244.0.3", "10.244.0.4"), part("b", "10.96.0.2", "10.244.0.3", "10.244.0.4", "10.244.0.5")},
+		{"a goes", part("a", "10.96.0.1", "10.244.0.2", "10.244.0.9"), NewModel()},
+		{"b loses its endpoints", part("b", "10.96.0.2", "10.244.0.3", "10.244.0.4", "10.244.0.5"), part("b", "10.96.0.2")},
+	}
+	for _, st := range steps {
+		before := a.Model().Clone()
+		plan := a.Replace(st.old, st.new)
+		// The assembled model equals the merge of the remaining parts, and
+		// applying the plan to the previous model gives it.
+		if full := Diff(before, a.Model()); !samePlan(plan, full) {
+			t.Fatalf("%s: plan %+v, want %+v", st.name, plan, full)
+		}
+		programmed = a.Model().Clone()
+	}
+	if _, ok := programmed.Chains["pick-cluster-2"]; ok {
+		t.Errorf("pick-cluster-2 outlived the last service with two endpoints")
+	}
+	if _, ok := programmed.Sets["cluster-endpoints-2"]; ok {
+		t.Errorf("cluster-endpoints-2 outlived the last service with two endpoints")
+	}
+	if got := len(programmed.Sets[SetHairpin].Elements); got != 0 {
+		t.Errorf("%d hairpin elements left, want none", got)
+	}
+}
+
+// samePlan compares plans by what they do.
+func samePlan(a, b Plan) bool {
+	names := func(cs []Chain) string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.Name)
+		}
+		slices.Sort(out)
+		return strings.Join(out, ",")
+	}
+	elems := func(m map[string][]Element) string {
+		var out []string
+		for set, es := range m {
+			for _, e := range es {
+				out = append(out, set+"/"+e.Key+"/"+e.Chain+"/"+e.Data)
+			}
+		}
+		slices.Sort(out)
+		return strings.Join(out, ",")
+	}
+	sets := func(ss []Set) string {
+		var out []string
+		for _, s := range ss {
+			out = append(out, s.Name)
+		}
+		slices.Sort(out)
+		return strings.Join(out, ",")
+	}
+	sorted := func(s []string) string { s = slices.Clone(s); slices.Sort(s); return strings.Join(s, ",") }
+	return names(a.AddChains) == names(b.AddChains) && names(a.ReplaceChains) == names(b.ReplaceChains) &&
+		sorted(a.DeleteChains) == sorted(b.DeleteChains) && sets(a.AddSets) == sets(b.AddSets) &&
+		sorted(a.DeleteSets) == sorted(b.DeleteSets) && elems(a.AddElements) == elems(b.AddElements) &&
+		elems(a.DeleteElements) == elems(b.DeleteElements)
+}

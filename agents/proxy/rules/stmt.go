@@ -63,6 +63,16 @@ func (m MatchPrefix) String() string {
 	return fmt.Sprintf("%s %s%s", m.Field, op, m.Prefix)
 }
 
+// MatchPort matches a layer 4 protocol and destination port.
+type MatchPort struct {
+	Proto byte
+	Port  uint16
+}
+
+func (m MatchPort) String() string {
+	return fmt.Sprintf("meta l4proto %d th dport %d", m.Proto, m.Port)
+}
+
 // MatchSet matches when the key is in the named set.
 type MatchSet struct {
 	Key KeyKind
