@@ -23,6 +23,7 @@ func newBenchCommand() *cobra.Command {
 	}
 	cmd.AddCommand(
 		newBenchAPICommand(),
+		newBenchProxyCommand(),
 		newBenchSchedulerCommand(),
 		newBenchStartupCommand(),
 		newBenchPodsCommand(),
