@@ -39,11 +39,12 @@ func newBenchPodsCommand() *cobra.Command {
 		Long: `Start an API server, the controller manager and the scheduler in this process, and "berth agent"
 as a child process with its own containerd in a temporary data dir (root and the agent's Debian
 packages needed). Build the hello image from --image-dir and import it, create --pods pods of it
-at once, and report the latency from each create to the pod seen Running through a watch and to
+(all at once, or --rate per second), and report the latency from each create to the pod seen Running through a watch and to
 its first HTTP answer, and the resident memory of the agent (without containerd, reported
 apart) while the pods run. Everything is deleted and cleaned up (berth agent --cleanup) after.`,
 		Example: `  berth bench pods
-  berth bench pods --pods 20`,
+  berth bench pods --pods 20
+  berth bench pods --rate 4`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -52,7 +53,8 @@ apart) while the pods run. Everything is deleted and cleaned up (berth agent --c
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&s.Pods, "pods", s.Pods, "pods to start at once")
+	f.IntVar(&s.Pods, "pods", s.Pods, "pods to start")
+	f.Float64Var(&s.Rate, "rate", 0, "pods created per second (0: all at once)")
 	f.StringVar(&imageDir, "image-dir", imageDir, "Go main package of the HTTP image (answers GET / on port 8080)")
 	f.DurationVar(&s.Timeout, "timeout", s.Timeout, "longest the measurement may take")
 	return cmd
@@ -163,8 +165,8 @@ func benchPods(ctx context.Context, out io.Writer, progress func(string, ...any)
 		progress("deleting the pods: %v", err)
 	}
 	w := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(w, "PODS\tTO RUNNING P50\tP90\tP99\tMAX\tTO HTTP P50\tP90\tP99\tMAX\tAGENT RSS\tOF IT ANON\tCONTAINERD RSS")
-	fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f MiB\t%.1f MiB\t%.1f MiB\n", r.Pods,
+	fmt.Fprintln(w, "PODS\tRATE/S\tTO RUNNING P50\tP90\tP99\tMAX\tTO HTTP P50\tP90\tP99\tMAX\tAGENT RSS\tOF IT ANON\tCONTAINERD RSS")
+	fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f MiB\t%.1f MiB\t%.1f MiB\n", r.Pods, rate(s.Rate),
 		ms(r.Running.P50), ms(r.Running.P90), ms(r.Running.P99), ms(r.Running.Max),
 		ms(r.HTTP.P50), ms(r.HTTP.P90), ms(r.HTTP.P99), ms(r.HTTP.Max), mib(agentRSS), mib(agentAnon), mib(ctrdRSS))
 	return w.Flush()
@@ -215,3 +217,10 @@ func tail(path string) string {
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+func rate(r float64) string {
+	if r <= 0 {
+		return "burst"
+	}
+	return strconv.FormatFloat(r, 'f', -1, 64)
+}

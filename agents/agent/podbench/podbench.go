@@ -28,6 +28,9 @@ type Settings struct {
 	// Image answers HTTP GET / on Port once it runs.
 	Image string
 	Port  int
+	// Rate is how many pods are created per second; 0 creates them all
+	// at once (a burst).
+	Rate float64
 	// Timeout bounds the whole run.
 	Timeout time.Duration
 }
@@ -71,15 +74,26 @@ func Measure(ctx context.Context, client kubernetes.Interface, s Settings, progr
 	var wg sync.WaitGroup
 	errs := make(chan error, s.Pods)
 	start := time.Now()
-	progress("creating %d pods of %s", s.Pods, s.Image)
-	for i := range s.Pods {
-		mu.Lock()
-		created[i] = time.Now()
-		mu.Unlock()
-		if _, err := pods.Create(ctx, pod(i, s), metav1.CreateOptions{}); err != nil {
-			return Result{}, fmt.Errorf("creating pod %d: %w", i, err)
+	progress("creating %d pods of %s (%s)", s.Pods, s.Image, rateText(s.Rate))
+	go func() {
+		for i := range s.Pods {
+			if s.Rate > 0 {
+				next := start.Add(time.Duration(float64(i) / s.Rate * float64(time.Second)))
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Until(next)):
+				}
+			}
+			mu.Lock()
+			created[i] = time.Now()
+			mu.Unlock()
+			if _, err := pods.Create(ctx, pod(i, s), metav1.CreateOptions{}); err != nil {
+				errs <- fmt.Errorf("creating pod %d: %w", i, err)
+				return
+			}
 		}
-	}
+	}()
 	seen := map[string]bool{}
 	for len(seen) < s.Pods {
 		var ev watch.Event
@@ -146,6 +160,13 @@ func Cleanup(ctx context.Context, client kubernetes.Interface, s Settings) error
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+func rateText(rate float64) string {
+	if rate <= 0 {
+		return "all at once"
+	}
+	return fmt.Sprintf("%.1f per second", rate)
 }
 
 func pod(i int, s Settings) *corev1.Pod {
