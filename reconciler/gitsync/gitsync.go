@@ -22,6 +22,8 @@ package gitsync
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -99,6 +101,13 @@ const (
 func RepoSource(url, path, ref, serviceAccount string) *berthv1alpha1.GitSource {
 	if path == "" {
 		path = "."
+	}
+	// A directory given relative to where berth started ("--repo ./site")
+	// becomes absolute, as a GitSource's local URL must be.
+	if st, err := os.Stat(url); err == nil && st.IsDir() && !filepath.IsAbs(url) {
+		if abs, err := filepath.Abs(url); err == nil {
+			url = abs
+		}
 	}
 	return &berthv1alpha1.GitSource{
 		TypeMeta:   metav1.TypeMeta{APIVersion: berthv1alpha1.SchemeGroupVersion.String(), Kind: "GitSource"},

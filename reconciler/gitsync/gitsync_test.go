@@ -2,6 +2,8 @@ package gitsync
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +64,10 @@ func TestSyncAppliesUpdatesAndPrunes(t *testing.T) {
 	if mf := cm.ManagedFields; len(mf) == 0 || mf[0].Manager != FieldManager || mf[0].Operation != metav1.ManagedFieldsOperationApply {
 		t.Fatalf("not server-side applied by %s: %+v", FieldManager, mf)
 	}
+	waitFor(t, 5*time.Second, "an Applied Event on the source", func() (bool, error) {
+		evs, err := e.Admin.CoreV1().Events("gitops").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=site,reason=" + ReasonApplied})
+		return err == nil && len(evs.Items) > 0 && strings.Contains(evs.Items[0].Message, c1[:7]) && strings.Contains(evs.Items[0].Message, `"first" by Test`), err
+	})
 
 	// A change is applied; the commit's time to the cluster is measured.
 	start := time.Now()
@@ -178,5 +184,20 @@ func TestServiceAccountRightsLimitWhatASourceChanges(t *testing.T) {
 	}
 	if _, err := e.Admin.CoreV1().Secrets("gitops").Get(context.Background(), "forbidden", metav1.GetOptions{}); !notFound(err) {
 		t.Fatalf("the Secret was created: %v", err)
+	}
+}
+
+func TestRepoSourceMakesALocalPathAbsolute(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.Mkdir("site", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gs := RepoSource("site", "", "main", "berth-repo")
+	if gs.Spec.URL != filepath.Join(dir, "site") || gs.Spec.Path != "." || gs.Namespace != RepoSourceNamespace || gs.Name != RepoSourceName {
+		t.Fatalf("RepoSource: %+v", gs)
+	}
+	if got := RepoSource("https://example.com/site.git", "apps", "", "berth-repo").Spec; got.URL != "https://example.com/site.git" || got.Path != "apps" {
+		t.Fatalf("a remote URL changed: %+v", got)
 	}
 }
