@@ -147,7 +147,7 @@ func (p Plan) Empty() bool {
 // compare by their rules' IDs, sets by kind and timeout, elements by key and
 // target. A chain whose hook changed, or a set whose kind or timeout changed,
 // is deleted and created again. Elements of affinity sets are left alone.
-// The result lists names in sorted order, so equal inputs give equal plans.
+// Chain names come sorted; elements in no particular order.
 func Diff(observed, desired Model) Plan {
 	p := Plan{DeleteElements: map[string][]Element{}, AddElements: map[string][]Element{}}
 	for name, want := range desired.Chains {
@@ -212,8 +212,8 @@ func Diff(observed, desired Model) Plan {
 }
 
 func diffElements(have, want map[string]Element) (del, add []Element) {
-	// Iterate, then sort only what differs: the maps can hold 100,000s of
-	// elements and a change touches a few.
+	// Unsorted: the maps can hold 100,000s of elements, and the kernel
+	// takes them in any order.
 	for k, h := range have {
 		if w, ok := want[k]; !ok || w != h {
 			del = append(del, h)
@@ -224,9 +224,6 @@ func diffElements(have, want map[string]Element) (del, add []Element) {
 			add = append(add, w)
 		}
 	}
-	byKey := func(a, b Element) int { return strings.Compare(a.Key, b.Key) }
-	slices.SortFunc(del, byKey)
-	slices.SortFunc(add, byKey)
 	return del, add
 }
 
