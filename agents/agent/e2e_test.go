@@ -48,7 +48,7 @@ const (
 // and one real agent with its own containerd.
 type cluster struct {
 	*servertest.Server
-	t       *testing.T
+	t       testing.TB
 	node    string
 	dataDir string
 	cfg     agent.Config
@@ -64,7 +64,7 @@ type cluster struct {
 // them slow.
 var testBackoff = lifecycle.Backoff{Initial: time.Second, Max: 8 * time.Second}
 
-func startCluster(t *testing.T) *cluster {
+func startCluster(t testing.TB) *cluster {
 	t.Helper()
 	s := servertest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -193,11 +193,11 @@ func (c *cluster) importImages() {
 	}
 }
 
-func testLog(t *testing.T) *slog.Logger {
+func testLog(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(b), "\n"))
