@@ -50,8 +50,11 @@ type Config struct {
 	// CgroupRoot is the cgroupfs parent of the pods (default
 	// runtime.DefaultCgroupParent).
 	CgroupRoot string
-	// ClusterDNS are the cluster DNS servers for dnsPolicy ClusterFirst.
+	// ClusterDNS are the cluster DNS servers for dnsPolicy ClusterFirst
+	// (default: the node IP, where the agent serves the cluster DNS).
 	ClusterDNS []string
+	// Network configures the Service proxy, cluster DNS and pod routes.
+	Network Network
 	// Backoff is the crash-loop back-off (default 10 s doubling to 5 min).
 	Backoff lifecycle.Backoff
 	// ProbeSecond shortens probe timing in tests (default 1 s).
@@ -132,12 +135,17 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		n.UpdateStatusNow()
 	}
+	clusterDNS, stopNetwork, err := cfg.startNetwork(ctx, client, n.NodeIPs(), managed)
+	if err != nil {
+		return err
+	}
+	defer stopNetwork()
 	k, err := kubelet.New(kubelet.Config{
 		NodeName: cfg.NodeName, Client: client,
 		Runtime: rt, Images: runtimeapi.NewImageServiceClient(conn),
 		RootDir: podsDir(cfg.DataDir), LogDir: logsDir(cfg.DataDir),
 		CgroupRoot: cfg.CgroupRoot, RemoveCgroup: runtime.RemoveCgroup,
-		NodeIPs: n.NodeIPs(), ClusterDNS: cfg.ClusterDNS, Allocatable: n.Allocatable(),
+		NodeIPs: n.NodeIPs(), ClusterDNS: clusterDNS, ClusterDomain: cfg.Network.ClusterDomain, Allocatable: n.Allocatable(),
 		Backoff: cfg.Backoff, ProbeSecond: cfg.ProbeSecond, RelistPeriod: cfg.RelistPeriod, Log: log.With("component", "kubelet"),
 	})
 	if err != nil {
@@ -162,12 +170,13 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 // Cleanup removes what the agent left on the node (`berth agent
-// --cleanup`): pods, containers, the pod network, cgroups, runtime state.
+// --cleanup`): pods, containers, the pod network, cgroups, runtime state,
+// the proxy's nftables table and the routes to other nodes' pods.
 func Cleanup(ctx context.Context, cfg Config) error {
 	if err := cfg.defaults(); err != nil {
 		return err
 	}
-	err := runtime.Cleanup(ctx, runtime.Config{DataDir: cfg.DataDir, CgroupParent: cfg.CgroupRoot, Log: cfg.Log})
+	err := errors.Join(runtime.Cleanup(ctx, runtime.Config{DataDir: cfg.DataDir, CgroupParent: cfg.CgroupRoot, Log: cfg.Log}), cfg.cleanupNetwork())
 	for _, d := range []string{podsDir(cfg.DataDir), logsDir(cfg.DataDir)} {
 		if rmErr := os.RemoveAll(d); rmErr != nil {
 			err = errors.Join(err, rmErr)
