@@ -117,9 +117,10 @@ func New(client kubernetes.Interface, cfg Config) (*Proxy, error) {
 			return nil, fmt.Errorf("proxy: registering metrics: %w", err)
 		}
 	}
+	node := rules.Node{Name: cfg.NodeName, IPs: cfg.NodeIPs, ClusterCIDR: cfg.ClusterCIDR}
 	return &Proxy{
 		cfg:     cfg,
-		node:    rules.Node{Name: cfg.NodeName, IPs: cfg.NodeIPs, ClusterCIDR: cfg.ClusterCIDR},
+		node:    node,
 		client:  client,
 		table:   table,
 		metrics: m,
@@ -128,7 +129,7 @@ func New(client kubernetes.Interface, cfg Config) (*Proxy, error) {
 		dirty:   map[string]bool{},
 		full:    true,
 		parts:   map[string]rules.Model{},
-		asm:     newAssembly(rules.Node{Name: cfg.NodeName, IPs: cfg.NodeIPs, ClusterCIDR: cfg.ClusterCIDR}),
+		asm:     newAssembly(node),
 	}, nil
 }
 
@@ -169,7 +170,9 @@ func (p *Proxy) Run(ctx context.Context) error {
 		}
 	}
 	handler := func(f func(any)) cache.ResourceEventHandlerFuncs {
-		return cache.ResourceEventHandlerFuncs{AddFunc: f, UpdateFunc: func(_, o any) { f(o) }, DeleteFunc: f}
+		// Both sides of an update: a slice may change the Service it
+		// belongs to.
+		return cache.ResourceEventHandlerFuncs{AddFunc: f, UpdateFunc: func(o, n any) { f(o); f(n) }, DeleteFunc: f}
 	}
 	if _, err := svcInformer.Informer().AddEventHandler(handler(onService)); err != nil {
 		return err
