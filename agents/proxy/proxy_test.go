@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"os/exec"
@@ -54,7 +55,15 @@ func newTestHosts(t *testing.T) *testHosts {
 		ip := fmt.Sprintf("10.244.0.%d", 10+i)
 		must(h.node.Veth("veth"+strconv.Itoa(i), "", "br0", pod, "eth0", ip+"/24"))
 		must(pod.DefaultRoute("10.244.0.1", ""))
-		pod.Serve(t, ":8080", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, name) }))
+		pod.Serve(t, ":8080", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/client" {
+				// Who the pod sees: masqueraded or not.
+				host, _, _ := net.SplitHostPort(r.RemoteAddr)
+				fmt.Fprint(w, host)
+				return
+			}
+			fmt.Fprint(w, name)
+		}))
 		h.pods = append(h.pods, pod)
 		h.podIPs = append(h.podIPs, ip)
 	}
@@ -179,6 +188,12 @@ func TestProxyRoutesRealTraffic(t *testing.T) {
 		}
 	})
 
+	t.Run("off-node traffic to the ClusterIP is masqueraded", func(t *testing.T) {
+		if got, err := get(h.client, clusterURL+"client"); err != nil || got != "10.244.0.1" {
+			t.Fatalf("the pod saw the off-node client as %q (%v), want the node's 10.244.0.1", got, err)
+		}
+	})
+
 	t.Run("NodePort answers on the node IP from off-node and on 127.0.0.1", func(t *testing.T) {
 		port := svc.Spec.Ports[0].NodePort
 		if _, err := get(h.client, fmt.Sprintf("http://%s:%d/", nodeIP, port)); err != nil {
@@ -243,6 +258,9 @@ func TestProxyRoutesRealTraffic(t *testing.T) {
 			}
 			return nil
 		})
+		if got, err := get(h.client, url+"client"); err != nil || got != "192.168.50.2" {
+			t.Fatalf("with policy Local the pod saw the client as %q (%v), want its own address 192.168.50.2", got, err)
+		}
 		updateService(func(s *v1.Service) { s.Spec.ExternalTrafficPolicy = v1.ServiceExternalTrafficPolicyCluster })
 	})
 
@@ -280,14 +298,26 @@ func TestProxyRoutesRealTraffic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		found := map[string]bool{}
+		value := map[string]float64{}
 		for _, f := range families {
-			found[f.GetName()] = true
-		}
-		for _, name := range []string{"berth_proxy_sync_duration_seconds", "berth_proxy_rules", "berth_proxy_set_elements", "berth_proxy_last_sync_timestamp_seconds", "berth_proxy_sync_errors_total"} {
-			if !found[name] {
-				t.Errorf("metric %s missing", name)
+			for _, m := range f.GetMetric() {
+				switch {
+				case m.GetGauge() != nil:
+					value[f.GetName()] += m.GetGauge().GetValue()
+				case m.GetCounter() != nil:
+					value[f.GetName()] += m.GetCounter().GetValue()
+				case m.GetHistogram() != nil:
+					value[f.GetName()] += float64(m.GetHistogram().GetSampleCount())
+				}
 			}
+		}
+		for _, name := range []string{"berth_proxy_sync_duration_seconds", "berth_proxy_rules", "berth_proxy_set_elements", "berth_proxy_last_sync_timestamp_seconds"} {
+			if value[name] <= 0 {
+				t.Errorf("metric %s = %v, want > 0", name, value[name])
+			}
+		}
+		if _, ok := value["berth_proxy_sync_errors_total"]; !ok {
+			t.Error("metric berth_proxy_sync_errors_total missing")
 		}
 	})
 
