@@ -111,4 +111,6 @@ func golden(t *testing.T, file string, got []byte) {
 	}
 }
 
-func errorsIsNotExist(err error) bool { return err != nil && os.IsNotExist(err) || err == fs.ErrNotExist }
+func errorsIsNotExist(err error) bool {
+	return err != nil && os.IsNotExist(err) || err == fs.ErrNotExist
+}

@@ -30,7 +30,7 @@ type PermissionChange struct {
 	// demo/ci".
 	Subject string `json:"subject"`
 	// Gains is true for permissions gained, false for permissions lost.
-	Gains bool `json:"gains"`
+	Gains bool     `json:"gains"`
 	Verbs []string `json:"verbs"`
 	// Resource is "deployments.apps", "pods/log", "*" or, for a
 	// non-resource URL, its path ("/metrics").
