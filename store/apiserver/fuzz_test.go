@@ -33,7 +33,7 @@ import (
 // explores further.
 
 // fuzzRegistry is every built-in kind, as the server registers them.
-func fuzzRegistry(f *testing.F) *registry.Registry {
+func fuzzRegistry(f testing.TB) *registry.Registry {
 	f.Helper()
 	reg := registry.New(kinds.NewScheme())
 	if err := kinds.Register(reg); err != nil {
@@ -43,7 +43,7 @@ func fuzzRegistry(f *testing.F) *registry.Registry {
 }
 
 // fuzzServer is a Server with what request decoding needs and no storage.
-func fuzzServer(f *testing.F, reg *registry.Registry) *Server {
+func fuzzServer(f testing.TB, reg *registry.Registry) *Server {
 	f.Helper()
 	managers, err := newFieldManagers(reg, nil)
 	if err != nil {
@@ -53,7 +53,7 @@ func fuzzServer(f *testing.F, reg *registry.Registry) *Server {
 	return &Server{scheme: scheme, codecs: serializer.NewCodecFactory(scheme), decoders: newDecoders(scheme), managers: managers}
 }
 
-func fuzzKind(f *testing.F, reg *registry.Registry, gvr schema.GroupVersionResource) *registry.Kind {
+func fuzzKind(f testing.TB, reg *registry.Registry, gvr schema.GroupVersionResource) *registry.Kind {
 	f.Helper()
 	k, ok := reg.Lookup(gvr)
 	if !ok {
@@ -248,7 +248,7 @@ func FuzzNegotiate(f *testing.F) {
 		defer failOnPanic(t)
 		r := httptest.NewRequest(http.MethodGet, "/api/v1/pods", nil)
 		r.Header.Set("Accept", accept)
-		out, err := s.negotiate(r)
+		out, err := s.negotiate(r, nil)
 		if err != nil {
 			wantCode(t, "Accept "+accept, err, http.StatusNotAcceptable)
 			return

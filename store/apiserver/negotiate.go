@@ -8,6 +8,8 @@ import (
 
 	"github.com/munnerz/goautoneg"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/berth-io/berth/store/registry"
 )
 
 // Media types the server reads and writes.
@@ -34,7 +36,12 @@ type output struct {
 
 // negotiate picks the response form from the Accept header, in the client's
 // order of preference. Conversions (as=Table, ...) must name meta.k8s.io/v1.
-func (s *Server) negotiate(r *http.Request) (output, error) {
+// kind is the resource asked for (nil when there is none): a kind without
+// protobuf marshalers (berth's own, stored as JSON) is never sent as
+// protobuf itself, only through the meta.k8s.io conversions, as
+// kube-apiserver serves a CustomResource: "protobuf, json" gets JSON and
+// protobuf alone gets 406.
+func (s *Server) negotiate(r *http.Request, kind *registry.Kind) (output, error) {
 	header := r.Header.Get("Accept")
 	if header == "" {
 		header = mediaJSON
@@ -60,9 +67,20 @@ func (s *Server) negotiate(r *http.Request) (output, error) {
 				continue
 			}
 		}
+		if as == asObject && mediaType == mediaProtobuf && kind != nil && !servesProtobuf(kind) {
+			continue
+		}
 		return output{mediaType: mediaType, info: info, as: as}, nil
 	}
-	return output{}, notAcceptable(header)
+	return output{}, notAcceptable(header, kind == nil || servesProtobuf(kind))
+}
+
+// servesProtobuf reports whether objects of k can be written as protobuf:
+// every k8s.io/api type has generated marshalers; berth's own kinds have
+// none.
+func servesProtobuf(k *registry.Kind) bool {
+	_, ok := k.New().(interface{ Marshal() ([]byte, error) })
+	return ok
 }
 
 func (s *Server) serializerFor(mediaType string) (runtime.SerializerInfo, bool) {

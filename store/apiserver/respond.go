@@ -44,8 +44,14 @@ func statusOf(err apierrors.APIStatus) *metav1.Status {
 	return &s
 }
 
-func notAcceptable(header string) error {
-	return apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "", schema.GroupResource{}, "", fmt.Sprintf("only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf (asked for %q)", header), 0, false)
+// notAcceptable answers an Accept header naming no media type the
+// resource is served in; protobuf says whether it is one of them.
+func notAcceptable(header string, protobuf bool) error {
+	types := "application/json, application/yaml"
+	if protobuf {
+		types += ", application/vnd.kubernetes.protobuf"
+	}
+	return apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "", schema.GroupResource{}, "", fmt.Sprintf("only the following media types are accepted: %s (asked for %q)", types, header), 0, false)
 }
 
 func unsupportedMediaType(mediaType string) error {

@@ -44,13 +44,13 @@ func (c *call) fail(err error) {
 func (c *call) key() string { return c.kind.Key(c.info.Namespace, c.info.Name) }
 
 func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info RequestInfo, user *authn.User) {
-	out, err := s.negotiate(r)
+	gvr := schema.GroupVersionResource{Group: info.APIGroup, Version: info.APIVersion, Resource: info.Resource}
+	kind, ok := s.cfg.Registry.Lookup(gvr)
+	out, err := s.negotiate(r, kind)
 	if err != nil {
 		s.writeStatus(w, output{}, err, schema.GroupResource{}, "")
 		return
 	}
-	gvr := schema.GroupVersionResource{Group: info.APIGroup, Version: info.APIVersion, Resource: info.Resource}
-	kind, ok := s.cfg.Registry.Lookup(gvr)
 	if !ok || (info.Subresource != "" && !kind.HasSubresource(info.Subresource)) || (!kind.Namespaced && info.Namespace != "" && info.Resource != "namespaces") {
 		s.writeStatus(w, out, apierrors.NewNotFound(schema.GroupResource{Group: info.APIGroup, Resource: info.Resource}, info.Name), schema.GroupResource{}, "")
 		return

@@ -11,14 +11,17 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/tools/record"
 
+	berthv1alpha1 "github.com/berth-io/berth/api/berth/v1alpha1"
 	"github.com/berth-io/berth/store/server"
 	"github.com/berth-io/berth/store/servertest"
 )
@@ -65,6 +68,17 @@ func fill(t *testing.T, s *servertest.Server, namespace string) {
 	if _, err := s.Admin.CoreV1().Services(namespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// berth's own kinds are stored as JSON and have no protobuf form, which
+	// the metadata client asks for first.
+	gs := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "berth.io/v1alpha1", "kind": "GitSource",
+		"metadata": map[string]any{"name": "site"}, "spec": map[string]any{"url": "/srv/site"}}}
+	if _, err := gitSources(s).Namespace(namespace).Create(ctx, gs, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func gitSources(s *servertest.Server) dynamic.NamespaceableResourceInterface {
+	return dynamic.NewForConfigOrDie(s.AdminConfig).Resource(berthv1alpha1.GitSourcesResource)
 }
 
 // waitGone waits until namespace no longer exists, or the one with UID uid
@@ -118,6 +132,13 @@ func TestNamespaceDeletionRemovesItsContent(t *testing.T) {
 		},
 		"services": func(ns string) int {
 			l, err := s.Admin.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(l.Items)
+		},
+		"gitsources": func(ns string) int {
+			l, err := gitSources(s).Namespace(ns).List(ctx, metav1.ListOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
