@@ -56,7 +56,8 @@ type Config struct {
 	NetNSFd int
 	// Registry receives the proxy's metrics (nil: not registered).
 	Registry prometheus.Registerer
-	// Log receives the proxy's logs (default slog.Default()).
+	// Log receives the proxy's logs (default slog.Default()); the caller
+	// names the component, the proxy adds the table.
 	Log *slog.Logger
 }
 
@@ -124,7 +125,7 @@ func New(client kubernetes.Interface, cfg Config) (*Proxy, error) {
 		client:  client,
 		table:   table,
 		metrics: m,
-		log:     cfg.Log.With("component", "proxy", "table", cfg.Table),
+		log:     cfg.Log.With("table", cfg.Table),
 		kick:    make(chan struct{}, 1),
 		dirty:   map[string]bool{},
 		full:    true,
