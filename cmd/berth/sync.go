@@ -311,9 +311,12 @@ func judgeSync(gs *berthv1alpha1.GitSource, commit string) syncVerdict {
 		if strings.HasPrefix(st.LastAttemptedCommit, target) && synced != nil && synced.Status == metav1.ConditionFalse {
 			switch synced.Reason {
 			case gitsync.ReasonValidationFailed, gitsync.ReasonApplyFailed, gitsync.ReasonForcePushed:
-				msg := fmt.Sprintf("commit %s was not applied: %s", short, synced.Message)
-				for _, e := range st.Errors {
-					msg += "\n  " + e.String()
+				msg := fmt.Sprintf("commit %s was not applied (%s): %s", short, synced.Reason, synced.Message)
+				if len(st.Errors) > 1 || len(st.Errors) == 1 && !strings.Contains(synced.Message, st.Errors[0].String()) {
+					msg = fmt.Sprintf("commit %s was not applied (%s); nothing of it is in the cluster:", short, synced.Reason)
+					for _, e := range st.Errors {
+						msg += "\n  " + e.String()
+					}
 				}
 				return syncVerdict{progress: "commit " + short + ": " + synced.Reason, failed: msg}
 			}

@@ -138,7 +138,9 @@ subjects:
 	if res.code != 0 || !strings.Contains(res.stdout, "NAMESPACE") || !regexpLine(res.stdout, `^cd\s+repo\s+main\s+`+good[:7]+`\s+True\s+True\s+Healthy\s+2\s`) {
 		t.Fatalf("status table: %s", res)
 	}
+	t.Logf("berth sync status:\n%s", res.stdout)
 	res = run("sync", "status", "cd/repo")
+	t.Logf("berth sync status cd/repo:\n%s", res.stdout)
 	if res.code != 0 || !strings.Contains(res.stdout, "ConfigMap") || !strings.Contains(res.stdout, "cm.yaml") {
 		t.Fatalf("status detail: %s", res)
 	}
@@ -163,6 +165,7 @@ subjects:
 
 	bad := repo.Write(map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n  namespace: shop\n"}).Commit("bad")
 	res = run("sync", "wait", "cd/repo", "--commit", bad, "--timeout", "30s")
+	t.Logf("berth sync wait of an invalid commit:\n%s%s", res.stdout, res.stderr)
 	if res.code != 1 || !strings.Contains(res.stderr, "cm.yaml:4") {
 		t.Fatalf("wait for an invalid commit must exit 1 naming cm.yaml:4: %s", res)
 	}

@@ -221,8 +221,8 @@ func (c *Controller) fetchAndApply(ctx context.Context, a *attempt) error {
 	validateStart := time.Now()
 	report := validate.Check([]validate.Source{{FS: manifest.GitTreeFS(tree), Root: src.Spec.Path}}, validate.Options{DefaultNamespace: src.Namespace})
 	if errs := findingErrors(report.Findings); len(errs) > 0 {
-		msg := fmt.Sprintf("commit %s is invalid (%d errors; first: %s); nothing was applied%s",
-			berthv1alpha1.ShortCommit(commit), len(errs), errs[0].String(), keeping(a.status.LastAppliedCommit))
+		msg := fmt.Sprintf("commit %s is invalid (%s; first: %s); nothing was applied%s",
+			berthv1alpha1.ShortCommit(commit), count(len(errs), "error"), errs[0].String(), keeping(a.status.LastAppliedCommit))
 		a.fail(ReasonValidationFailed, msg, errs...)
 		c.warnOnce(a, ReasonValidationFailed, msg)
 		return nil
@@ -241,8 +241,8 @@ func (c *Controller) fetchAndApply(ctx context.Context, a *attempt) error {
 	outcome := c.apply(ctx, src, commit, report, st)
 	c.log.Debug("apply done", "source", src.Namespace+"/"+src.Name, "objects", len(outcome.applied), "pruned", outcome.pruned, "errors", len(outcome.errors), "took", time.Since(applyStart))
 	if len(outcome.errors) > 0 && !outcome.pruneFailed {
-		msg := fmt.Sprintf("applying commit %s failed for %d objects (first: %s)%s", berthv1alpha1.ShortCommit(commit),
-			len(outcome.errors), outcome.errors[0].String(), keeping(a.status.LastAppliedCommit))
+		msg := fmt.Sprintf("applying commit %s failed for %s (first: %s)%s", berthv1alpha1.ShortCommit(commit),
+			count(len(outcome.errors), "object"), outcome.errors[0].String(), keeping(a.status.LastAppliedCommit))
 		a.fail(ReasonApplyFailed, msg, outcome.errors...)
 		c.warnOnce(a, ReasonApplyFailed, msg)
 		return nil
@@ -253,7 +253,7 @@ func (c *Controller) fetchAndApply(ctx context.Context, a *attempt) error {
 	if outcome.pruneFailed {
 		// The commit's objects are in place; apply and prune again with
 		// back-off (st.applied stays behind so the next sync does).
-		msg := fmt.Sprintf("commit %s applied but pruning failed for %d objects (first: %s)", berthv1alpha1.ShortCommit(commit), len(outcome.errors), outcome.errors[0].String())
+		msg := fmt.Sprintf("commit %s applied but pruning failed for %s (first: %s)", berthv1alpha1.ShortCommit(commit), count(len(outcome.errors), "object"), outcome.errors[0].String())
 		a.fail(ReasonPruneFailed, msg, outcome.errors...)
 		c.warnOnce(a, ReasonPruneFailed, msg)
 		st.failedCommit = ""
@@ -474,6 +474,14 @@ func findingErrors(findings []validate.Finding) []berthv1alpha1.SyncError {
 func acceptsForcePush(src *berthv1alpha1.GitSource, commit string) bool {
 	v := src.Annotations[AcceptForcePushAnnotation]
 	return len(v) >= 7 && strings.HasPrefix(commit, v)
+}
+
+// count is "1 error", "2 errors".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func keeping(applied string) string {
