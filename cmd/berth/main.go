@@ -37,6 +37,7 @@ func newRootCommand() *cobra.Command {
 		newImagesCommand(),
 		newVersionCommand(),
 		newValidateCommand(),
+		newDiffCommand(),
 		newSyncCommand(),
 		newGitSyncCommand(),
 	)

@@ -197,6 +197,8 @@ type entry struct {
 	shown, compared map[string]any
 	// typed is compared decoded, for capacity; nil when unknown.
 	typed k8sruntime.Object
+	// err is why the live dry run refused the object.
+	err string
 }
 
 // side is one side's objects by key.
@@ -206,14 +208,16 @@ type side map[manifest.Key]*entry
 type normaliser struct {
 	namespace string
 	registry  *registry.Registry
+	scheme    *k8sruntime.Scheme
 }
 
 func newNormaliser(namespace string) *normaliser {
-	reg := registry.New(kinds.NewScheme())
+	scheme := kinds.NewScheme()
+	reg := registry.New(scheme)
 	if err := kinds.Register(reg); err != nil {
 		panic("diff: the built-in kinds do not register: " + err.Error()) // a bug in store/kinds, caught by its tests
 	}
-	return &normaliser{namespace: namespace, registry: reg}
+	return &normaliser{namespace: namespace, registry: reg, scheme: scheme}
 }
 
 // namespaced reports whether gvk is namespaced; unknown kinds are taken
@@ -334,7 +338,7 @@ func objectChanges(before, after side) ([]ObjectChange, int) {
 			added = append(added, &pair{after: a})
 		default:
 			p := &pair{before: b, after: a}
-			if p.diff() == "" {
+			if p.diff() == "" && a.err == "" {
 				unchanged++
 				continue
 			}
@@ -361,7 +365,6 @@ type pair struct {
 	before, after *entry
 	text          string
 	done          bool
-	err           string
 }
 
 func (p *pair) one() *entry { return cmp.Or(p.after, p.before) }
@@ -395,7 +398,7 @@ func (p *pair) change() ObjectChange {
 		c = Deleted
 	}
 	apiVersion, _ := e.shown["apiVersion"].(string)
-	return ObjectChange{Change: c, APIVersion: apiVersion, Kind: e.key.Kind, Namespace: e.key.Namespace, Name: e.key.Name, File: e.file, Diff: p.diff(), Error: p.err}
+	return ObjectChange{Change: c, APIVersion: apiVersion, Kind: e.key.Kind, Namespace: e.key.Namespace, Name: e.key.Name, File: e.file, Diff: p.diff(), Error: e.err}
 }
 
 // sortPairs orders pairs as the sync applies them (deletions are pruned in

@@ -45,11 +45,10 @@ type Side struct {
 // Open renders and validates the base and head revisions of r, as the sync
 // would with opts.
 func (r Repo) Open(opts Options) (base, head Side, err error) {
-	repo, err := git.PlainOpenWithOptions(cmp.Or(r.Dir, "."), &git.PlainOpenOptions{DetectDotGit: true})
+	repo, err := r.open()
 	if err != nil {
-		return Side{}, Side{}, fmt.Errorf("opening the git repository at %s: %w", cmp.Or(r.Dir, "."), err)
+		return Side{}, Side{}, err
 	}
-	root := path.Clean(cmp.Or(r.Path, "."))
 	baseRev := r.Base
 	if baseRev == "" {
 		baseRev, err = firstRevision(repo, DefaultBases)
@@ -57,26 +56,48 @@ func (r Repo) Open(opts Options) (base, head Side, err error) {
 			return Side{}, Side{}, err
 		}
 	}
-	base, err = revisionSide(repo, baseRev, root, opts)
+	base, err = revisionSide(repo, baseRev, r.root(), opts)
 	if err != nil {
 		return Side{}, Side{}, err
 	}
+	head, err = r.head(repo, opts)
+	return base, head, err
+}
+
+// OpenHead renders and validates the head revision of r alone.
+func (r Repo) OpenHead(opts Options) (Side, error) {
+	repo, err := r.open()
+	if err != nil {
+		return Side{}, err
+	}
+	return r.head(repo, opts)
+}
+
+func (r Repo) open() (*git.Repository, error) {
+	repo, err := git.PlainOpenWithOptions(cmp.Or(r.Dir, "."), &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return nil, fmt.Errorf("opening the git repository at %s: %w", cmp.Or(r.Dir, "."), err)
+	}
+	return repo, nil
+}
+
+func (r Repo) root() string { return path.Clean(cmp.Or(r.Path, ".")) }
+
+func (r Repo) head(repo *git.Repository, opts Options) (Side, error) {
 	if r.Head != "" {
-		head, err = revisionSide(repo, r.Head, root, opts)
-		return base, head, err
+		return revisionSide(repo, r.Head, r.root(), opts)
 	}
 	wt, err := repo.Worktree()
 	if err != nil {
-		return Side{}, Side{}, fmt.Errorf("the repository has no work tree to compare (a bare repository): give --head: %w", err)
+		return Side{}, fmt.Errorf("the repository has no work tree to compare (a bare repository): give --head: %w", err)
 	}
-	head = Side{Revision: Revision{Rev: WorkingTree}, Report: check(os.DirFS(wt.Filesystem.Root()), root, opts)}
-	return base, head, nil
+	return Side{Revision: Revision{Rev: WorkingTree}, Report: check(os.DirFS(wt.Filesystem.Root()), r.root(), opts)}, nil
 }
 
 // Compare is Compare of the revisions of r.
 func (r Repo) Compare(opts Options) (*Result, error) {
 	if opts.PolicyDir == "" {
-		opts.PolicyDir = path.Join(path.Clean(cmp.Or(r.Path, ".")), validate.PolicyDir)
+		opts.PolicyDir = r.PolicyDir()
 	}
 	base, head, err := r.Open(opts)
 	if err != nil {
@@ -115,3 +136,6 @@ func revisionSide(repo *git.Repository, rev, root string, opts Options) (Side, e
 func check(fsys fs.FS, root string, opts Options) *validate.Report {
 	return validate.Check([]validate.Source{{FS: fsys, Root: root}}, validate.Options{DefaultNamespace: opts.namespace()})
 }
+
+// PolicyDir is where r's policy files are, as validate names them.
+func (r Repo) PolicyDir() string { return path.Join(r.root(), validate.PolicyDir) }
