@@ -149,7 +149,13 @@ func (c *Controller) apply(ctx context.Context, src *berthv1alpha1.GitSource, co
 			return out // later steps may depend on what failed
 		}
 	}
-	out.applied = entries
+	// The inventory lists objects in the order they were applied.
+	out.applied = make([]Applied, 0, len(entries))
+	for _, step := range p.Steps {
+		for _, i := range step {
+			out.applied = append(out.applied, entries[i])
+		}
+	}
 
 	for _, ref := range p.Prune {
 		if err := c.prune(ctx, client, ref, label); err != nil {
