@@ -40,8 +40,12 @@ type worker struct {
 // reports status (each round acts on what the previous one did).
 const maxRounds = 4
 
-// errorRetry is how soon a sync that failed runs again.
-const errorRetry = time.Second
+// errorRetry is how soon a sync that failed runs again; pendingRetry how
+// soon one that stopped after maxRounds with work left goes on.
+const (
+	errorRetry   = time.Second
+	pendingRetry = 100 * time.Millisecond
+)
 
 func newWorker(k *Kubelet, uid types.UID, namespace, name string) *worker {
 	return &worker{
@@ -148,6 +152,10 @@ func (w *worker) sync(ctx context.Context) (after time.Duration, done bool, err 
 			return 0, true, nil
 		}
 		return errorRetry, false, nil
+	}
+	if len(plan.Actions) > 0 && plan.RequeueAfter == 0 {
+		// maxRounds ended the sync with work left: go on soon.
+		plan.RequeueAfter = pendingRetry
 	}
 	if refresh := w.refreshTokens(ctx, pod, obs); refresh > 0 && (plan.RequeueAfter == 0 || refresh < plan.RequeueAfter) {
 		plan.RequeueAfter = refresh
