@@ -43,7 +43,7 @@ func ServiceAccountUser(namespace, name string) string {
 // the source's objects that left git. Nothing is applied when an object's
 // kind is not served or the plan has errors; nothing is pruned when an
 // apply failed.
-func (c *Controller) apply(ctx context.Context, src *berthv1alpha1.GitSource, commit string, report *validate.Report, st *sourceState) applyOutcome {
+func (c *Controller) apply(ctx context.Context, src *berthv1alpha1.GitSource, commit string, report *validate.Report, st *sourceState, status *berthv1alpha1.GitSourceStatus) applyOutcome {
 	var out applyOutcome
 	label := SourceLabelValue(src.Namespace, src.Name)
 	desired := make([]*unstructured.Unstructured, 0, len(report.Objects))
@@ -90,7 +90,8 @@ func (c *Controller) apply(ctx context.Context, src *berthv1alpha1.GitSource, co
 	for _, e := range entries {
 		kinds[e.resource] = true
 	}
-	for _, e := range c.inventoryEntries(st, nil) {
+	before := c.inventoryEntries(st, status)
+	for _, e := range before {
 		kinds[e.resource] = true
 	}
 	if err := c.live.ensure(kinds); err != nil {
@@ -108,6 +109,9 @@ func (c *Controller) apply(ctx context.Context, src *berthv1alpha1.GitSource, co
 			liveRefs = append(liveRefs, ref)
 			liveOwned[ref.ID()] = ownedFields(u)
 		}
+	}
+	for _, e := range before {
+		liveRefs = append(liveRefs, e.Ref)
 	}
 	// An object the last apply sent exactly as now, of which gitsync still
 	// owns exactly the fields that apply gave it (nobody took one over, as

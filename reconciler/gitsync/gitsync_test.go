@@ -2,6 +2,8 @@ package gitsync
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	berthv1alpha1 "github.com/berth-io/berth/api/berth/v1alpha1"
 	"github.com/berth-io/berth/reconciler/gitsync/gittest"
+	"github.com/berth-io/berth/store/server"
 )
 
 const (
@@ -199,5 +202,38 @@ func TestRepoSourceMakesALocalPathAbsolute(t *testing.T) {
 	}
 	if got := RepoSource("https://example.com/site.git", "apps", "", "berth-repo").Spec; got.URL != "https://example.com/site.git" || got.Path != "apps" {
 		t.Fatalf("a remote URL changed: %+v", got)
+	}
+}
+
+// TestPruneAfterARestart restarts gitsync between two commits: the new
+// controller knows what the source applied only from its status, and
+// still prunes a kind that left git entirely.
+func TestPruneAfterARestart(t *testing.T) {
+	s := startServer(t)
+	run := func() context.CancelFunc {
+		ctl, err := New(s.ConfigAs(server.GitSyncUser), Options{DataDir: t.TempDir(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = ctl.Run(ctx) }()
+		stop := func() { cancel(); <-done }
+		t.Cleanup(stop)
+		return stop
+	}
+	stop := run()
+	e := &env{Server: s, t: t, dyn: adminDynamic(t, s)}
+	repo := gittest.Init(t)
+	c1 := repo.Write(map[string]string{"namespace.yaml": nsYAML, "config.yaml": configMap("one"), "service.yaml": serviceYAML}).Commit("one")
+	e.createSource("site", berthv1alpha1.GitSourceSpec{URL: repo.Dir, ServiceAccountName: "deployer"})
+	e.waitSource("site", 10*time.Second, "the first commit", appliedAndReady(c1))
+	stop()
+
+	c2 := repo.Remove("service.yaml").Commit("no more services")
+	run()
+	gs := e.waitSource("site", 10*time.Second, "the commit after the restart", appliedAndReady(c2))
+	if _, err := e.Admin.CoreV1().Services("web").Get(context.Background(), "external", metav1.GetOptions{}); !notFound(err) {
+		t.Fatalf("the Service that left git was not pruned after a restart (%v): %s", err, describe(gs))
 	}
 }

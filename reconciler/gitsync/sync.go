@@ -238,7 +238,7 @@ func (c *Controller) fetchAndApply(ctx context.Context, a *attempt) error {
 
 	c.log.Debug("validated", "source", src.Namespace+"/"+src.Name, "commit", commit, "objects", len(report.Objects), "took", time.Since(validateStart))
 	applyStart := time.Now()
-	outcome := c.apply(ctx, src, commit, report, st)
+	outcome := c.apply(ctx, src, commit, report, st, a.status)
 	c.log.Debug("apply done", "source", src.Namespace+"/"+src.Name, "objects", len(outcome.applied), "pruned", outcome.pruned, "errors", len(outcome.errors), "took", time.Since(applyStart))
 	if len(outcome.errors) > 0 && !outcome.pruneFailed {
 		msg := fmt.Sprintf("applying commit %s failed for %s (first: %s)%s", berthv1alpha1.ShortCommit(commit),
