@@ -80,6 +80,14 @@ func Live(ctx context.Context, cfg *rest.Config, head *validate.Report, opts Liv
 	for k := range gitSide {
 		keys = append(keys, k)
 	}
+	// Namespaces the sync creates before the objects in them: a dry run
+	// cannot see them yet.
+	created := map[string]bool{}
+	for k := range gitSide {
+		if k.Group == "" && k.Kind == "Namespace" {
+			created[k.Name] = true
+		}
+	}
 	errs := make([]error, len(keys))
 	work := make(chan int)
 	var wg sync.WaitGroup
@@ -88,7 +96,7 @@ func Live(ctx context.Context, cfg *rest.Config, head *validate.Report, opts Liv
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				b, a, err := cl.dryRun(ctx, gitSide[keys[i]], label)
+				b, a, err := cl.dryRun(ctx, gitSide[keys[i]], label, created)
 				if err != nil {
 					errs[i] = err
 					continue
@@ -166,8 +174,10 @@ func newCluster(cfg *rest.Config, n *normaliser) (*cluster, error) {
 
 // dryRun sends e as the sync would, with dryRun=All, and returns the live
 // object (nil when missing) and the answer. An object the server refuses
-// is returned with the refusal in err of the answer's entry.
-func (c *cluster) dryRun(ctx context.Context, e *entry, label string) (before, after *entry, err error) {
+// is returned with the refusal in err of the answer's entry. An object in
+// a namespace that does not exist yet but is in created is compared as
+// git has it (defaulted): the sync creates the namespace first.
+func (c *cluster) dryRun(ctx context.Context, e *entry, label string, created map[string]bool) (before, after *entry, err error) {
 	gvk := schema.FromAPIVersionAndKind(e.shown["apiVersion"].(string), e.shown["kind"].(string))
 	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
@@ -201,6 +211,8 @@ func (c *cluster) dryRun(ctx context.Context, e *entry, label string) (before, a
 	}
 	live, err := r.Get(ctx, obj.GetName(), metav1.GetOptions{})
 	switch {
+	case apierrors.IsNotFound(err) && created[obj.GetNamespace()] && !c.namespaceExists(ctx, obj.GetNamespace()):
+		return nil, e, nil
 	case apierrors.IsNotFound(err):
 		live = nil
 	case err != nil:
@@ -225,6 +237,13 @@ func (c *cluster) dryRun(ctx context.Context, e *entry, label string) (before, a
 	a := c.liveEntry(answer, gvk, e.file)
 	a.shown = e.shown
 	return before, a, nil
+}
+
+// namespaceExists reports whether namespace ns exists (errors count as
+// yes: the dry run then says what is wrong).
+func (c *cluster) namespaceExists(ctx context.Context, ns string) bool {
+	_, err := c.core.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	return !apierrors.IsNotFound(err)
 }
 
 // liveEntry is the entry of a live object of kind gvk from file.

@@ -75,12 +75,14 @@ func TestLiveDryRunShowsHandChangesAndPrunesOnlyLabelledObjects(t *testing.T) {
 			t.Errorf("%s: dry run failed: %s", o.Object(), o.Error)
 		}
 	}
-	for _, want := range []string{"deleted ConfigMap demo/old-settings", "changed Deployment demo/hello", "added Deployment demo/big", "added Service demo/big-typo", "added ConfigMap kube-system/hello-settings"} {
+	for _, want := range []string{"deleted ConfigMap demo/old-settings", "changed Deployment demo/hello", "added Deployment demo/big", "added Service demo/big-typo", "added ConfigMap kube-system/hello-settings",
+		// In a namespace the sync creates first: no dry-run failure.
+		"added Namespace team-b", "added ConfigMap team-b/settings"} {
 		if _, ok := got[want]; !ok {
 			t.Errorf("no %q in %v", want, keys(got))
 		}
 	}
-	if len(got) != 5 || res.Objects[0].Change != Deleted {
+	if len(got) != 7 || res.Objects[0].Change != Deleted {
 		t.Errorf("changes: %v (deletions first)", keys(got))
 	}
 	d := got["changed Deployment demo/hello"].Diff
