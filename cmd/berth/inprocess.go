@@ -4,10 +4,18 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
+	"k8s.io/client-go/rest"
+
+	"github.com/berth-io/berth/agents/agent"
+	"github.com/berth-io/berth/agents/kubelet/node"
 	"github.com/berth-io/berth/reconciler/controllers"
+	"github.com/berth-io/berth/reconciler/gitsync"
+	"github.com/berth-io/berth/reconciler/gitsync/webhook"
 	"github.com/berth-io/berth/reconciler/scheduler"
 	"github.com/berth-io/berth/store/server"
 )
@@ -16,55 +24,144 @@ import (
 const (
 	componentControllers = "controllers"
 	componentScheduler   = "scheduler"
+	componentGitSync     = "gitsync"
+	componentAgent       = "agent"
 )
 
-var inProcessComponents = []string{componentControllers, componentScheduler}
+var inProcessComponents = []string{componentControllers, componentScheduler, componentGitSync, componentAgent}
 
-// runComponents starts the controller manager and the scheduler next to
-// the API server. They talk to it over HTTPS with their own identities and
-// RBAC roles, exactly as they would from another machine, and elect
-// leaders so that `berth controllers` / `berth scheduler` elsewhere can
-// stand by. It returns once they are started; errors arrive on the channel.
-func runComponents(ctx context.Context, s *server.Server, disabled []string, settings controllerSettings, log *slog.Logger) (<-chan error, error) {
-	for _, d := range disabled {
+// inProcess is what `berth server` runs next to the API server. Each
+// component talks to it over HTTPS with its own identity and RBAC role,
+// exactly as it would from another machine, and the control-plane ones
+// elect leaders so that `berth controllers`, `berth scheduler` and
+// `berth gitsync` elsewhere can stand by.
+type inProcess struct {
+	disabled    []string
+	controllers controllerSettings
+	agent       agent.Config
+	// webhook is mounted on the API server before it starts and served by
+	// gitsync once it runs.
+	webhook webhook.Late
+	log     *slog.Logger
+}
+
+func (p *inProcess) validate() error {
+	for _, d := range p.disabled {
 		if !slices.Contains(inProcessComponents, d) {
-			return nil, usageError{fmt.Errorf("--disable %q: the components are %v", d, inProcessComponents)}
+			return usageError{fmt.Errorf("--disable %q: the components are %s", d, strings.Join(inProcessComponents, ", "))}
 		}
 	}
+	return nil
+}
+
+func (p *inProcess) enabled(component string) bool { return !slices.Contains(p.disabled, component) }
+
+// start starts the enabled components. It returns once they are started;
+// their errors arrive on the channel.
+func (p *inProcess) start(ctx context.Context, s *server.Server) (<-chan error, error) {
 	errs := make(chan error, len(inProcessComponents))
-	if !slices.Contains(disabled, componentControllers) {
-		path := filepath.Join(s.DataDir(), "controller-manager.kubeconfig")
-		if err := s.WriteComponentKubeconfig(path, server.ControllerManagerUser, nil); err != nil {
-			return nil, err
-		}
-		config, err := restConfig(path, 200, 400)
-		if err != nil {
-			return nil, err
-		}
-		m, err := controllers.New(config, controllers.Options{LeaderElect: true, Workers: 5, Log: log.With("component", "controllers")})
-		if err != nil {
-			return nil, err
-		}
-		if err := registerControllers(m, settings); err != nil {
-			return nil, err
-		}
-		go func() { errs <- wrap("controllers", m.Run(ctx)) }()
+	starts := []struct {
+		name  string
+		start func(context.Context, *server.Server) (func(context.Context) error, error)
+	}{
+		{componentControllers, p.startControllers},
+		{componentScheduler, p.startScheduler},
+		{componentGitSync, p.startGitSync},
+		{componentAgent, p.startAgent},
 	}
-	if !slices.Contains(disabled, componentScheduler) {
-		path := filepath.Join(s.DataDir(), "scheduler.kubeconfig")
-		if err := s.WriteComponentKubeconfig(path, server.SchedulerUser, nil); err != nil {
-			return nil, err
+	for _, c := range starts {
+		if !p.enabled(c.name) {
+			continue
 		}
-		config, err := restConfig(path, 0, 0)
+		run, err := c.start(ctx, s)
 		if err != nil {
-			return nil, err
+			return nil, wrap(c.name, err)
 		}
-		opts := scheduler.ComponentOptions{LeaderElect: true}
-		opts.Log = log.With("component", "scheduler")
-		opts.LeaderElection.Log = opts.Log
-		go func() { errs <- wrap("scheduler", scheduler.Serve(ctx, config, opts)) }()
+		go func() { errs <- wrap(c.name, run(ctx)) }()
 	}
 	return errs, nil
+}
+
+func (p *inProcess) startControllers(_ context.Context, s *server.Server) (func(context.Context) error, error) {
+	config, err := componentConfig(s, "controller-manager.kubeconfig", server.ControllerManagerUser, 200, 400)
+	if err != nil {
+		return nil, err
+	}
+	m, err := controllers.New(config, controllers.Options{LeaderElect: true, Workers: 5, Log: p.log.With("component", "controllers")})
+	if err != nil {
+		return nil, err
+	}
+	if err := registerControllers(m, p.controllers); err != nil {
+		return nil, err
+	}
+	return m.Run, nil
+}
+
+func (p *inProcess) startScheduler(_ context.Context, s *server.Server) (func(context.Context) error, error) {
+	config, err := componentConfig(s, "scheduler.kubeconfig", server.SchedulerUser, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	opts := scheduler.ComponentOptions{LeaderElect: true}
+	opts.Log = p.log.With("component", "scheduler")
+	opts.LeaderElection.Log = opts.Log
+	return func(ctx context.Context) error { return scheduler.Serve(ctx, config, opts) }, nil
+}
+
+func (p *inProcess) startGitSync(_ context.Context, s *server.Server) (func(context.Context) error, error) {
+	config, err := componentConfig(s, "gitsync.kubeconfig", server.GitSyncUser, 500, 1000)
+	if err != nil {
+		return nil, err
+	}
+	ctl, err := gitsync.New(config, gitsync.Options{
+		DataDir: filepath.Join(s.DataDir(), "gitsync"), LeaderElect: true, Log: p.log.With("component", "gitsync"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctl.ReportBack(gitsync.ReportOptions{})
+	p.webhook.Set(ctl.Webhook())
+	return ctl.Run, nil
+}
+
+// startAgent runs this machine as a node, with node credentials the
+// server issues to itself under DATA_DIR/agent/node.
+func (p *inProcess) startAgent(_ context.Context, s *server.Server) (func(context.Context) error, error) {
+	cfg := p.agent
+	cfg.DataDir = s.DataDir()
+	cfg.Log = p.log.With("component", "agent")
+	if cfg.NodeName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("no --node-name and no host name: %w", err)
+		}
+		cfg.NodeName = strings.ToLower(h)
+	}
+	if cfg.NodeIP == "" {
+		ip, err := node.DefaultRouteIP()
+		if err != nil {
+			return nil, fmt.Errorf("%w (pass --node-ip)", err)
+		}
+		cfg.NodeIP = ip
+	}
+	dir := filepath.Join(s.DataDir(), "agent", "node")
+	if err := s.WriteNodeCredentials(dir, cfg.NodeName, []string{cfg.NodeIP}); err != nil {
+		return nil, err
+	}
+	if err := cfg.UseCredentials(dir); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error { return agent.Run(ctx, cfg) }, nil
+}
+
+// componentConfig writes the kubeconfig of a component's identity into
+// the data dir and returns a client config from it.
+func componentConfig(s *server.Server, file, user string, qps float32, burst int) (*rest.Config, error) {
+	path := filepath.Join(s.DataDir(), file)
+	if err := s.WriteComponentKubeconfig(path, user, nil); err != nil {
+		return nil, err
+	}
+	return restConfig(path, qps, burst)
 }
 
 func wrap(component string, err error) error {

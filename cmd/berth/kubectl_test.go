@@ -343,7 +343,7 @@ func TestKubectlSeesARestoredSnapshot(t *testing.T) {
 // free ports, waits until kubectl reaches it and returns its kubeconfig.
 func startBerthServer(t *testing.T, dataDir string) string {
 	t.Helper()
-	cmd := exec.Command(berthBinary, "server", "--data-dir", dataDir, "--secure-port", "0", "--etcd-client-port", "0", "--etcd-peer-port", "0")
+	cmd := exec.Command(berthBinary, "server", "--data-dir", dataDir, "--secure-port", "0", "--etcd-client-port", "0", "--etcd-peer-port", "0", "--disable-agent")
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {

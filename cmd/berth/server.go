@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"runtime/debug"
 
 	"os"
@@ -12,16 +13,18 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/berth-io/berth/reconciler/gitsync/webhook"
 	"github.com/berth-io/berth/store/server"
 )
 
 func newServerCommand() *cobra.Command {
 	var (
-		opts     server.Options
-		verbose  bool
-		disabled []string
-		settings controllerSettings
-		memLimit string
+		opts         server.Options
+		verbose      bool
+		components   inProcess
+		disableAgent bool
+		repo         repoFlags
+		memLimit     string
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -32,6 +35,17 @@ func newServerCommand() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Log = commandLogger(verbose)
+			components.log = opts.Log
+			if disableAgent {
+				components.disabled = append(components.disabled, componentAgent)
+			}
+			if err := components.validate(); err != nil {
+				return err
+			}
+			if repo.url != "" && !components.enabled(componentGitSync) {
+				return usageError{fmt.Errorf("--repo needs gitsync, which --disable turns off")}
+			}
+			opts.PublicPaths = map[string]http.Handler{webhook.Path: &components.webhook}
 			if memLimit != "" {
 				q, err := resource.ParseQuantity(memLimit)
 				if err != nil || q.Value() <= 0 {
@@ -46,7 +60,10 @@ func newServerCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			componentErrs, err := runComponents(ctx, s, disabled, settings, opts.Log)
+			componentErrs, err := components.start(ctx, s)
+			if err == nil && repo.url != "" {
+				err = repo.ensure(ctx, s)
+			}
 			if err != nil {
 				s.Stop()
 				return err
@@ -81,8 +98,12 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&opts.NodePortRange, "service-node-port-range", "30000-32767", "range Service NodePorts are allocated from")
 	f.IntVar(&opts.MaxInFlight, "max-requests-inflight", 1000, "requests served at once before answering 429 (watches excluded)")
 	f.DurationVar(&opts.CompactInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd history is compacted")
-	f.StringSliceVar(&disabled, "disable", nil, "in-process components not to run: controllers, scheduler (run them apart with berth controllers / berth scheduler)")
-	settings.addFlags(f)
+	f.StringSliceVar(&components.disabled, "disable", nil, "in-process components not to run: controllers, scheduler, gitsync, agent (run them apart with berth controllers / scheduler / gitsync / agent)")
+	f.BoolVar(&disableAgent, "disable-agent", false, "do not run this machine as a node (same as --disable agent): a control plane only")
+	f.StringVar(&components.agent.NodeName, "node-name", "", "name of this machine's Node (default: the host name)")
+	f.StringVar(&components.agent.NodeIP, "node-ip", "", "this machine's node address (default: the address of the default route's interface)")
+	repo.addFlags(f)
+	components.controllers.addFlags(f)
 	f.StringVar(&memLimit, "memory-limit", "", "soft limit for the Go heap (e.g. 512Mi): the collector works harder near it instead of letting the heap double (same as GOMEMLIMIT)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	return cmd

@@ -57,7 +57,7 @@ func StartServerProcess(ctx context.Context, binary, dataDir string) (*ServerPro
 		return nil, fmt.Errorf("creating the server log: %w", err)
 	}
 	cmd := exec.Command(binary, "server", "--data-dir", dataDir, "--secure-port", strconv.Itoa(port),
-		"--etcd-client-port", "0", "--etcd-peer-port", "0", "--disable", "controllers,scheduler")
+		"--etcd-client-port", "0", "--etcd-peer-port", "0", "--disable", "controllers,scheduler,gitsync,agent")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {

@@ -119,6 +119,12 @@ func (s *Server) apiConfig(ctx context.Context, reg *registry.Registry, cacher *
 		Metrics:     metrics,
 		Log:         opts.Log,
 	}
+	for path, h := range opts.PublicPaths {
+		if _, taken := cfg.PublicPaths[path]; taken {
+			return apiserver.Config{}, fmt.Errorf("public path %s is the server's own", path)
+		}
+		cfg.PublicPaths[path] = h
+	}
 	return cfg, nil
 }
 

@@ -53,7 +53,10 @@ type Options struct {
 	MaxInFlight   int
 	// CompactInterval is how often etcd history is compacted.
 	CompactInterval time.Duration
-	Log             *slog.Logger
+	// PublicPaths are extra handlers served without authentication, for
+	// requests that prove themselves otherwise (signed git webhooks).
+	PublicPaths map[string]http.Handler
+	Log         *slog.Logger
 }
 
 // Defaults fills in unset options.
