@@ -3,6 +3,7 @@ package agent_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,7 @@ func TestRealPods(t *testing.T) {
 		t.Run("ServiceAccountToken", func(t *testing.T) { t.Parallel(); serviceAccountToken(t, c) })
 		t.Run("ResourcesAndSecurityContext", func(t *testing.T) { t.Parallel(); resourcesAndSecurity(t, c) })
 		t.Run("HostNetwork", func(t *testing.T) { t.Parallel(); hostNetwork(t, c) })
+		t.Run("HostPort", func(t *testing.T) { t.Parallel(); hostPort(t, c) })
 		t.Run("ImagePullBackOff", func(t *testing.T) { t.Parallel(); imagePullBackOff(t, c) })
 	})
 	t.Run("AgentRestartKeepsContainers", func(t *testing.T) { agentRestart(t, c) })
@@ -561,4 +563,23 @@ func imagePullBackOff(t *testing.T, c *cluster) {
 	if w := p.Status.ContainerStatuses[0].State.Waiting; !strings.Contains(w.Message, "localhost/no-such-image:v1") || p.Status.Phase != corev1.PodPending {
 		t.Errorf("waiting %+v in phase %s; want a message naming the image, Pending", w, p.Status.Phase)
 	}
+}
+
+// A container port with a hostPort answers on the node's address.
+func hostPort(t *testing.T, c *cluster) {
+	port := int32(30000 + rand.IntN(2000))
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "hostport", Namespace: "e2e"},
+		Spec: corev1.PodSpec{TerminationGracePeriodSeconds: new(int64(1)), Containers: []corev1.Container{{
+			Name: "hello", Image: hello, Env: []corev1.EnvVar{{Name: "POD_NAME", Value: "hostport"}},
+			Ports: []corev1.ContainerPort{{ContainerPort: 8080, HostPort: port}},
+		}}},
+	}
+	create(t, c, pod)
+	waitPod(t, c.Admin, "e2e", "hostport", 30*time.Second, "running", running)
+	url := fmt.Sprintf("http://%s:%d/", c.cfg.NodeIP, port)
+	waitFor(t, 10*time.Second, "an answer on the host port", func() (bool, error) {
+		body, err := httpGet(url)
+		return err == nil && strings.Contains(body, "hello from hostport"), err
+	})
 }
