@@ -129,6 +129,7 @@ func (p *inProcess) startGitSync(_ context.Context, s *server.Server) (func(cont
 func (p *inProcess) startAgent(_ context.Context, s *server.Server) (func(context.Context) error, error) {
 	cfg := p.agent
 	cfg.DataDir = s.DataDir()
+	cfg.Network.ClusterCIDR = p.controllers.clusterCIDR
 	cfg.Log = p.log.With("component", "agent")
 	if cfg.NodeName == "" {
 		h, err := os.Hostname()

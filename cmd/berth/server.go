@@ -102,6 +102,7 @@ func newServerCommand() *cobra.Command {
 	f.BoolVar(&disableAgent, "disable-agent", false, "do not run this machine as a node (same as --disable agent): a control plane only")
 	f.StringVar(&components.agent.NodeName, "node-name", "", "name of this machine's Node (default: the host name)")
 	f.StringVar(&components.agent.NodeIP, "node-ip", "", "this machine's node address (default: the address of the default route's interface)")
+	addNetworkFlags(f, &components.agent.Network, false)
 	repo.addFlags(f)
 	components.controllers.addFlags(f)
 	f.StringVar(&memLimit, "memory-limit", "", "soft limit for the Go heap (e.g. 512Mi): the collector works harder near it instead of letting the heap double (same as GOMEMLIMIT)")
