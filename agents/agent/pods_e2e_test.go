@@ -507,6 +507,7 @@ func resourcesAndSecurity(t *testing.T, c *cluster) {
 		`test "$(id -u)" = 1000`, `test "$(id -g)" = 3000`,
 		`! touch /rootfs-is-read-only 2>/dev/null`,
 		`touch /scratch/writable`,
+		`grep -q " /mem tmpfs " /proc/mounts`, `touch /mem/writable`,
 		`echo limits ok`,
 	}, " && ")
 	pod := busyboxPod("limits", script)
@@ -519,8 +520,9 @@ func resourcesAndSecurity(t *testing.T, c *cluster) {
 	}
 	ctr.SecurityContext = &corev1.SecurityContext{RunAsUser: new(int64(1000)), ReadOnlyRootFilesystem: new(true),
 		Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
-	ctr.VolumeMounts = []corev1.VolumeMount{{Name: "scratch", MountPath: "/scratch"}}
-	pod.Spec.Volumes = []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	ctr.VolumeMounts = []corev1.VolumeMount{{Name: "scratch", MountPath: "/scratch"}, {Name: "mem", MountPath: "/mem"}}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: "mem", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}}}
 	create(t, c, pod)
 	p := waitPod(t, c.Admin, "e2e", "limits", 30*time.Second, "finished", func(p *corev1.Pod) bool {
 		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed

@@ -412,6 +412,9 @@ func (k *Kubelet) cleanupPod(pod *corev1.Pod) {
 			k.log.Warn("removing pod cgroup failed", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 		}
 	}
+	if err := volumes.Unmount(k.PodVolumesDir(pod.UID)); err != nil {
+		k.log.Warn("unmounting pod volumes failed", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+	}
 	if err := os.RemoveAll(filepath.Join(k.cfg.RootDir, string(pod.UID))); err != nil {
 		k.log.Warn("removing pod volumes failed", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 	}

@@ -5,15 +5,19 @@ package volumes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-io/berth/agents/kubelet/envvars"
@@ -64,6 +68,11 @@ func Setup(ctx context.Context, dir string, p envvars.Pod, src Source) (map[stri
 			// emptyDir: writable by every user, kept across restarts.
 			if err := os.MkdirAll(path, 0o777); err != nil {
 				return nil, err
+			}
+			if v.EmptyDir.Medium == corev1.StorageMediumMemory {
+				if err := mountTmpfs(path, v.EmptyDir.SizeLimit); err != nil {
+					return nil, fmt.Errorf("volume %q: %w", v.Name, err)
+				}
 			}
 			if err := os.Chmod(path, 0o777); err != nil {
 				return nil, err
@@ -377,4 +386,46 @@ func TokenRefresh(pod *corev1.Pod) time.Duration {
 		}
 	}
 	return time.Duration(shortest) * time.Second * 8 / 10
+}
+
+// mountTmpfs mounts a tmpfs at path (a memory-backed emptyDir) unless one
+// is there already, limited to sizeLimit when set.
+func mountTmpfs(path string, sizeLimit *resource.Quantity) error {
+	var st, parent unix.Statfs_t
+	if err := unix.Statfs(path, &st); err == nil && st.Type == unix.TMPFS_MAGIC {
+		if err := unix.Statfs(filepath.Dir(path), &parent); err == nil && parent.Type != unix.TMPFS_MAGIC {
+			return nil
+		}
+	}
+	opts := "mode=0777"
+	if sizeLimit != nil && !sizeLimit.IsZero() {
+		opts += ",size=" + strconv.FormatInt(sizeLimit.Value(), 10)
+	}
+	if err := unix.Mount("tmpfs", path, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+		return fmt.Errorf("mounting a tmpfs at %s: %w", path, err)
+	}
+	return nil
+}
+
+// Unmount unmounts the memory-backed emptyDirs in a pod's volumes
+// directory dir (Dir), so that it can be removed.
+func Unmount(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name())
+		var st unix.Statfs_t
+		if unix.Statfs(path, &st) == nil && st.Type == unix.TMPFS_MAGIC {
+			if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && err != unix.EINVAL {
+				errs = append(errs, fmt.Errorf("unmounting %s: %w", path, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

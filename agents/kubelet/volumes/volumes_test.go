@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -161,5 +163,27 @@ func TestTokenRefresh(t *testing.T) {
 				t.Errorf("TokenRefresh = %s, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestMemoryEmptyDirIsATmpfsUntilUnmounted(t *testing.T) {
+	dir := t.TempDir()
+	limit := resource.MustParse("8Mi")
+	pod := &corev1.Pod{Spec: corev1.PodSpec{Volumes: []corev1.Volume{{Name: "shm", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: &limit}}}}}}
+	t.Cleanup(func() { _ = Unmount(dir) })
+	for range 2 { // a second Setup finds the tmpfs mounted
+		if _, err := Setup(context.Background(), dir, envvars.Pod{Pod: pod}, &fakeSource{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(filepath.Join(dir, "shm"), &st); err != nil || st.Type != unix.TMPFS_MAGIC || st.Blocks*uint64(st.Bsize) != 8<<20 {
+		t.Errorf("statfs %+v, %v; want an 8 MiB tmpfs", st, err)
+	}
+	if err := Unmount(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Statfs(filepath.Join(dir, "shm"), &st); err != nil || st.Type == unix.TMPFS_MAGIC {
+		t.Errorf("still a tmpfs after Unmount (%v)", err)
 	}
 }
