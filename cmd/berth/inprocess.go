@@ -83,7 +83,7 @@ func (p *inProcess) start(ctx context.Context, s *server.Server) (<-chan error, 
 }
 
 func (p *inProcess) startControllers(_ context.Context, s *server.Server) (func(context.Context) error, error) {
-	config, err := componentConfig(s, "controller-manager.kubeconfig", server.ControllerManagerUser, 200, 400)
+	config, err := componentConfig(s, "controller-manager.kubeconfig", "kube-controller-manager", server.ControllerManagerUser, 200, 400)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func (p *inProcess) startControllers(_ context.Context, s *server.Server) (func(
 }
 
 func (p *inProcess) startScheduler(_ context.Context, s *server.Server) (func(context.Context) error, error) {
-	config, err := componentConfig(s, "scheduler.kubeconfig", server.SchedulerUser, 0, 0)
+	config, err := componentConfig(s, "scheduler.kubeconfig", "kube-scheduler", server.SchedulerUser, 0, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +109,7 @@ func (p *inProcess) startScheduler(_ context.Context, s *server.Server) (func(co
 }
 
 func (p *inProcess) startGitSync(_ context.Context, s *server.Server) (func(context.Context) error, error) {
-	config, err := componentConfig(s, "gitsync.kubeconfig", server.GitSyncUser, 500, 1000)
+	config, err := componentConfig(s, "gitsync.kubeconfig", "berth-gitsync", server.GitSyncUser, 500, 1000)
 	if err != nil {
 		return nil, err
 	}
@@ -152,17 +152,24 @@ func (p *inProcess) startAgent(_ context.Context, s *server.Server) (func(contex
 	if err := cfg.UseCredentials(dir); err != nil {
 		return nil, err
 	}
+	cfg.Rest.UserAgent = "kubelet"
 	return func(ctx context.Context) error { return agent.Run(ctx, cfg) }, nil
 }
 
 // componentConfig writes the kubeconfig of a component's identity into
-// the data dir and returns a client config from it.
-func componentConfig(s *server.Server, file, user string, qps float32, burst int) (*rest.Config, error) {
+// the data dir and returns a client config from
+// it whose User-Agent, and so default field manager, is the component's.
+func componentConfig(s *server.Server, file, component, user string, qps float32, burst int) (*rest.Config, error) {
 	path := filepath.Join(s.DataDir(), file)
 	if err := s.WriteComponentKubeconfig(path, user, nil); err != nil {
 		return nil, err
 	}
-	return restConfig(path, qps, burst)
+	config, err := restConfig(path, qps, burst)
+	if err != nil {
+		return nil, err
+	}
+	config.UserAgent = component
+	return config, nil
 }
 
 func wrap(component string, err error) error {

@@ -25,6 +25,10 @@ func newKubectlCommand() *cobra.Command {
 				}
 				_ = os.Setenv("KUBECONFIG", filepath.Join(dir, "admin.kubeconfig"))
 			}
+			// client-go names the client after the binary: the server then
+			// records kubectl's field managers (kubectl-edit, kubectl-scale...)
+			// and drift reports say kubectl, not berth.
+			os.Args[0] = "kubectl"
 			k := kubectl.NewDefaultKubectlCommandWithArgs(kubectl.KubectlOptions{
 				PluginHandler: kubectl.NewDefaultPluginHandler(plugin.ValidPluginFilenamePrefixes),
 				Arguments:     append([]string{"kubectl"}, args...),
