@@ -61,6 +61,9 @@ type Config struct {
 	ProbeSecond time.Duration
 	// RelistPeriod is how often the runtime is checked for exits (1 s).
 	RelistPeriod time.Duration
+	// VolumeSyncPeriod is how often ConfigMap, Secret and downward API
+	// volumes of running pods are refreshed (1 min).
+	VolumeSyncPeriod time.Duration
 	// LeaseDuration, LeaseRenewInterval and StatusInterval time the node
 	// heartbeat (defaults 40 s, 10 s and 10 s).
 	LeaseDuration, LeaseRenewInterval, StatusInterval time.Duration
@@ -102,6 +105,9 @@ func Run(ctx context.Context, cfg Config) error {
 	version, err := rt.Version(ctx, &runtimeapi.VersionRequest{})
 	if err != nil {
 		return fmt.Errorf("agent: CRI runtime at %s does not answer: %w", address, err)
+	}
+	if err := importImages(ctx, address, runtime.NewLayout(cfg.DataDir).ImagesDir, log.With("component", "images")); err != nil {
+		return err
 	}
 
 	logServer, err := cfg.listenLogs()
@@ -146,7 +152,7 @@ func Run(ctx context.Context, cfg Config) error {
 		RootDir: podsDir(cfg.DataDir), LogDir: logsDir(cfg.DataDir),
 		CgroupRoot: cfg.CgroupRoot, RemoveCgroup: runtime.RemoveCgroup,
 		NodeIPs: n.NodeIPs(), ClusterDNS: clusterDNS, ClusterDomain: cfg.Network.ClusterDomain, Allocatable: n.Allocatable(),
-		Backoff: cfg.Backoff, ProbeSecond: cfg.ProbeSecond, RelistPeriod: cfg.RelistPeriod, Log: log.With("component", "kubelet"),
+		Backoff: cfg.Backoff, ProbeSecond: cfg.ProbeSecond, RelistPeriod: cfg.RelistPeriod, VolumeSyncPeriod: cfg.VolumeSyncPeriod, Log: log.With("component", "kubelet"),
 	})
 	if err != nil {
 		return err

@@ -125,6 +125,7 @@ func startCluster(t testing.TB) *cluster {
 		c.checkNothingLeft()
 		_ = os.RemoveAll(dataDir)
 	})
+	c.stageHello()
 	c.startAgent()
 	c.importImages()
 	c.Namespace("e2e")
@@ -171,6 +172,25 @@ func (c *cluster) stopAgent() {
 	}
 }
 
+// stageHello builds the hello image into the agent's images directory,
+// which the agent imports when it starts (no registry, no import step).
+func (c *cluster) stageHello() {
+	c.t.Helper()
+	img, err := images.BuildGo(c.ctx, "../../examples-repo/images/hello", images.GoOptions{})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	dir := runtime.NewLayout(c.dataDir).ImagesDir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		c.t.Fatal(err)
+	}
+	if err := images.WriteTar(img, hello, filepath.Join(dir, "hello.tar")); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// importImages adds busybox and checks that the agent imported the staged
+// hello image at start.
 func (c *cluster) importImages() {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -179,17 +199,13 @@ func (c *cluster) importImages() {
 	if err := runtime.EnsureBusyboxImage(ctx, addr, busybox); err != nil {
 		c.t.Fatal(err)
 	}
-	img, err := images.BuildGo(ctx, "../../examples-repo/images/hello", images.GoOptions{})
-	if err != nil {
-		c.t.Fatal(err)
-	}
 	store, err := images.Open(ctx, addr)
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	defer store.Close()
-	if _, err := store.ImportImage(ctx, hello, img); err != nil {
-		c.t.Fatal(err)
+	if ok, err := store.Has(ctx, hello); err != nil || !ok {
+		c.t.Fatalf("the agent did not import %s from its images directory at start (err %v)", hello, err)
 	}
 }
 

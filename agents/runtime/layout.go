@@ -35,6 +35,10 @@ type Layout struct {
 	CNIConfDir string
 	// IPAMDir is the host-local IPAM plugin's allocation store.
 	IPAMDir string
+	// ImagesDir holds image tarballs (berth images build -o) that the agent
+	// imports each time it starts, as k3s does with its airgap images: the
+	// way to ship images to a node without a registry.
+	ImagesDir string
 }
 
 // AgentDir is the agent's directory under a berth data dir.
@@ -55,6 +59,7 @@ func NewLayout(dataDir string) Layout {
 		RuncRoot:         filepath.Join(dir, "runc"),
 		CNIConfDir:       filepath.Join(dir, "cni", "net.d"),
 		IPAMDir:          filepath.Join(dir, "cni", "ipam"),
+		ImagesDir:        filepath.Join(dir, "images"),
 	}
 }
 
