@@ -4,12 +4,12 @@ BIN      := bin/berth
 DATA_DIR ?= $(CURDIR)/.berth
 PKG      := ./...
 
-.PHONY: help build test test-short bench deps up clean fmt vet
+.PHONY: help build images test test-short bench deps up clean fmt vet
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## build bin/berth (static: the agent builds its pause image from this binary)
+build: ## build bin/berth (a static binary: it runs on any Linux machine)
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/berth
 
 test: deps ## the whole suite: unit, end-to-end and fuzz seed corpora (installs missing packages first)
@@ -26,8 +26,13 @@ bench: build ## Go benchmarks plus `berth bench api`
 deps: ## install the Debian packages berth needs (idempotent)
 	./hack/deps.sh
 
-up: build ## start berth on this machine (API server with embedded etcd)
-	$(BIN) server --data-dir $(DATA_DIR)
+images: build ## build the demo images (examples-repo/images) into bin/images/*.tar
+	$(BIN) images build examples-repo/images/hello  -t demo/hello:v1  -e VERSION=v1 -o bin/images/hello-v1.tar
+	$(BIN) images build examples-repo/images/hello  -t demo/hello:v2  -e VERSION=v2 -o bin/images/hello-v2.tar
+	$(BIN) images build examples-repo/images/worker -t demo/worker:v1 -o bin/images/worker-v1.tar
+
+up: build images ## run berth on this machine, syncing DATA_DIR/repo (a git repository made from examples-repo/)
+	BIN=$(BIN) DATA_DIR=$(DATA_DIR) ./hack/up.sh
 
 fmt: ## gofmt the tree
 	gofmt -w $$(git ls-files '*.go')

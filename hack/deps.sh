@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages berth needs, only those that are missing.
 set -euo pipefail
-packages=(containerd runc containernetworking-plugins iptables nftables iproute2 git ca-certificates)
+packages=(containerd runc containernetworking-plugins iptables nftables iproute2 busybox-static git ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
