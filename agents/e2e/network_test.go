@@ -283,6 +283,34 @@ func TestServiceNetwork(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("an agent whose DNS port is taken runs without cluster DNS", func(t *testing.T) {
+		b.stop()
+		var taken net.PacketConn
+		if err := b.ns.Do(func() error {
+			var err error
+			taken, err = net.ListenPacket("udp", net.JoinHostPort(b.ip, "53"))
+			return err
+		}); err != nil {
+			t.Fatalf("taking port 53 in %s: %v", b.node, err)
+		}
+		defer taken.Close()
+		if err := b.start(); err != nil {
+			t.Fatal(err)
+		}
+		log, _ := os.ReadFile(b.log)
+		if !strings.Contains(string(log), "cluster DNS not served") {
+			t.Errorf("the log of %s does not say that the cluster DNS is not served", b.node)
+		}
+		client := c.busyboxOn(b)
+		out, code, _, err := b.exec(client, 5*time.Second, "cat", "/etc/resolv.conf")
+		if err != nil || code != 0 {
+			t.Fatalf("reading resolv.conf in a pod on %s: exit %d %q %v", b.node, code, out, err)
+		}
+		if strings.Contains(out, b.ip) {
+			t.Errorf("a pod on %s, whose agent serves no DNS, is told to ask %s:\n%s", b.node, b.ip, out)
+		}
+	})
 }
 
 // httpFrom sends GET / to host:port from inside the pod (busybox nc: the
