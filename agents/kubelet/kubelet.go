@@ -67,6 +67,10 @@ type Config struct {
 	// RelistPeriod is how often the runtime is listed for changes
 	// (default 1 s).
 	RelistPeriod time.Duration
+	// VolumeSyncPeriod is how often running pods' ConfigMap, Secret and
+	// downward API volumes are refreshed (default 1 min, as kubelet's
+	// sync frequency).
+	VolumeSyncPeriod time.Duration
 	// Log receives the kubelet's logs (default slog.Default()).
 	Log *slog.Logger
 	// Recorder records the pods' events (default: events written to the
@@ -115,6 +119,9 @@ func New(cfg Config) (*Kubelet, error) {
 	}
 	if cfg.RelistPeriod == 0 {
 		cfg.RelistPeriod = time.Second
+	}
+	if cfg.VolumeSyncPeriod == 0 {
+		cfg.VolumeSyncPeriod = time.Minute
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()

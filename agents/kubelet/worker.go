@@ -157,7 +157,7 @@ func (w *worker) sync(ctx context.Context) (after time.Duration, done bool, err 
 		// maxRounds ended the sync with work left: go on soon.
 		plan.RequeueAfter = pendingRetry
 	}
-	if refresh := w.refreshTokens(ctx, pod, obs); refresh > 0 && (plan.RequeueAfter == 0 || refresh < plan.RequeueAfter) {
+	if refresh := w.refreshVolumes(ctx, pod, obs); refresh > 0 && (plan.RequeueAfter == 0 || refresh < plan.RequeueAfter) {
 		plan.RequeueAfter = refresh
 	}
 	st := lifecycle.Status(lifecycle.StatusInput{Pod: pod, Observed: obs, Probes: w.probeStatus(pod, obs), Waiting: plan.Waiting, HostIPs: w.k.cfg.NodeIPs, Now: time.Now()})
@@ -172,12 +172,13 @@ func (w *worker) sync(ctx context.Context) (after time.Duration, done bool, err 
 	return max(time.Until(planned.Add(plan.RequeueAfter)), time.Millisecond), false, nil
 }
 
-// refreshTokens requests the pod's projected ServiceAccount tokens again
-// when they are due (at 80% of their life; at once for a pod adopted after
-// an agent restart) and says when they are due next; 0 for pods without
-// such tokens or without a running sandbox.
-func (w *worker) refreshTokens(ctx context.Context, pod *corev1.Pod, obs lifecycle.Observed) time.Duration {
-	every := volumes.TokenRefresh(pod)
+// refreshVolumes lays the pod's volumes out again when due (every
+// VolumeSyncPeriod for ConfigMap, Secret and downward API content, at 80%
+// of a projected token's life; at once for a pod adopted after an agent
+// restart) and says when they are due next; 0 for pods with nothing to
+// refresh or without a running sandbox.
+func (w *worker) refreshVolumes(ctx context.Context, pod *corev1.Pod, obs lifecycle.Observed) time.Duration {
+	every := volumes.RefreshInterval(pod, w.k.cfg.VolumeSyncPeriod)
 	sb := obs.LatestSandbox()
 	if every == 0 || pod.DeletionTimestamp != nil || sb == nil || !sb.Ready {
 		return 0

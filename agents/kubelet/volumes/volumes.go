@@ -363,6 +363,24 @@ func nonNil(f []File) []File {
 // not say (the API server defaults expirationSeconds to 3607).
 const defaultTokenExpiration = 3607
 
+// RefreshInterval is how often a running pod's volumes are laid out again:
+// every syncPeriod when it has volumes with API content (configMap, secret,
+// downwardAPI, projected), so that changes reach the containers as with
+// kubelet, and sooner when a projected token is due (TokenRefresh); 0 when
+// nothing needs refreshing.
+func RefreshInterval(pod *corev1.Pod, syncPeriod time.Duration) time.Duration {
+	every := TokenRefresh(pod)
+	for _, v := range pod.Spec.Volumes {
+		if v.ConfigMap != nil || v.Secret != nil || v.DownwardAPI != nil || v.Projected != nil {
+			if every == 0 || syncPeriod < every {
+				every = syncPeriod
+			}
+			break
+		}
+	}
+	return every
+}
+
 // TokenRefresh is how long after Setup a pod's projected ServiceAccount
 // tokens must be requested again: at 80% of the shortest one's life, as
 // kubelet does; 0 when the pod has none.

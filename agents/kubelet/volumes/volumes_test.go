@@ -187,3 +187,27 @@ func TestMemoryEmptyDirIsATmpfsUntilUnmounted(t *testing.T) {
 		t.Errorf("still a tmpfs after Unmount (%v)", err)
 	}
 }
+
+func TestRefreshInterval(t *testing.T) {
+	cm := corev1.Volume{Name: "c", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{}}}
+	token := corev1.Volume{Name: "t", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+		{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "t", ExpirationSeconds: new(int64(600))}}}}}}
+	empty := corev1.Volume{Name: "e", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+	for _, tc := range []struct {
+		name    string
+		volumes []corev1.Volume
+		period  time.Duration
+		want    time.Duration
+	}{
+		{name: "nothing to refresh", volumes: []corev1.Volume{empty}, period: time.Minute},
+		{name: "configmap: the sync period", volumes: []corev1.Volume{cm}, period: time.Minute, want: time.Minute},
+		{name: "token due sooner than the period", volumes: []corev1.Volume{token}, period: time.Hour, want: 480 * time.Second},
+		{name: "period sooner than the token", volumes: []corev1.Volume{token}, period: time.Minute, want: time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := RefreshInterval(&corev1.Pod{Spec: corev1.PodSpec{Volumes: tc.volumes}}, tc.period); got != tc.want {
+				t.Errorf("RefreshInterval = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
