@@ -54,7 +54,12 @@ cluster error.`,
 		Example: `  berth diff                                   # the work tree against origin/main (or main)
   berth diff --base origin/main --head HEAD -o markdown > comment.md
   berth diff --path clusters/prod --kubeconfig ~/.kube/config   # against the live cluster`,
-		Args: cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("berth diff takes no arguments (got %q): use --repo, --base, --head and --path", args)}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format := diff.Format(output)
 			if !slices.Contains(diff.Formats, format) {
