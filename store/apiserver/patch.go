@@ -2,9 +2,11 @@ package apiserver
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 
+	goyaml "go.yaml.in/yaml/v2"
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -104,9 +106,9 @@ func (c *call) apply(data []byte) {
 		return
 	}
 	force := isTrue(c.query.Get("force"))
-	jsonData, err := yaml.YAMLToJSON(data)
+	jsonData, err := c.appliedJSON(data)
 	if err != nil {
-		c.fail(apierrors.NewBadRequest(fmt.Sprintf("error decoding YAML: %v", err)))
+		c.fail(err)
 		return
 	}
 	applied := &unstructured.Unstructured{}
@@ -130,6 +132,14 @@ func (c *call) apply(data []byte) {
 	}
 	if applied.GetName() != c.info.Name {
 		c.fail(apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", applied.GetName(), c.info.Name)))
+		return
+	}
+	if err := c.s.managers.CheckApplied(c.kind, applied); err != nil {
+		c.fail(err)
+		return
+	}
+	if err := c.decodeApplied(applied, jsonData); err != nil {
+		c.fail(err)
 		return
 	}
 	fm, err := c.s.managers.For(c.kind, statusOnly(c.info.Subresource))
@@ -163,6 +173,53 @@ func (c *call) apply(data []byte) {
 		return
 	}
 	c.respond(http.StatusOK, updated)
+}
+
+// appliedJSON converts an applied configuration (YAML or JSON) to JSON.
+// A key given twice in one map is handled as fieldValidation asks (Strict:
+// 400; Warn, the default: a warning; Ignore: the last one wins), as
+// kube-apiserver does.
+func (c *call) appliedJSON(data []byte) ([]byte, error) {
+	out, strictErr := yaml.YAMLToJSONStrict(data)
+	if strictErr == nil {
+		return out, nil
+	}
+	out, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("error decoding YAML: %v", err))
+	}
+	if err := c.fieldValidation(runtime.NewStrictDecodingError(duplicateKeys(strictErr))); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// duplicateKeys lists the YAML parser's complaints, one per duplicate key
+// ("line 5: key \"data\" already set in map").
+func duplicateKeys(err error) []error {
+	var typeErr *goyaml.TypeError
+	if !errors.As(err, &typeErr) || len(typeErr.Errors) == 0 {
+		return []error{err}
+	}
+	out := make([]error, len(typeErr.Errors))
+	for i, e := range typeErr.Errors {
+		out[i] = errors.New(e)
+	}
+	return out
+}
+
+// decodeApplied decodes the applied configuration as an object of the
+// kind. That finds what a schema cannot: the fields berth's own kinds (no
+// schema) do not declare, values their types refuse (a quantity, a
+// duration). Either is refused with 400 whatever fieldValidation says, as
+// kube-apiserver refuses an applied field its schema does not declare:
+// nothing of it is stored, not even in managedFields.
+func (c *call) decodeApplied(applied runtime.Object, jsonData []byte) error {
+	gvk := c.kind.GVK
+	if _, _, err := c.s.decoders.json.Decode(jsonData, &gvk, c.kind.New()); err != nil {
+		return appliedError(applied, err)
+	}
+	return nil
 }
 
 // statusAsError turns a storage error into the API error it stands for.
