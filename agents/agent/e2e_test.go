@@ -109,7 +109,7 @@ func startCluster(t testing.TB) *cluster {
 	c.cfg = agent.Config{
 		DataDir: dataDir, NodeName: node, NodeIP: ip,
 		NetworkName: "bt" + suffix, Bridge: "bt" + suffix, CgroupRoot: "/berth-test-" + suffix,
-		Backoff: testBackoff, ProbeSecond: 200 * time.Millisecond, RelistPeriod: 200 * time.Millisecond,
+		Backoff: testBackoff, ProbeSecond: 200 * time.Millisecond, RelistPeriod: 200 * time.Millisecond, VolumeSyncPeriod: time.Second,
 		LeaseDuration: 10 * time.Second, LeaseRenewInterval: 2 * time.Second, StatusInterval: 2 * time.Second, Log: testLog(t),
 	}
 	if err := c.cfg.UseCredentials(creds); err != nil {
@@ -314,6 +314,13 @@ func (c *cluster) containerLog(p *corev1.Pod, container string, restart int) str
 // exec runs a command in the pod's first container through CRI.
 func (c *cluster) exec(t *testing.T, p *corev1.Pod, cmd ...string) {
 	t.Helper()
+	c.output(t, p, cmd...)
+}
+
+// output runs a command in the pod's first container through CRI and
+// returns its standard output.
+func (c *cluster) output(t *testing.T, p *corev1.Pod, cmd ...string) string {
+	t.Helper()
 	conn, err := runtime.DialCRI(runtime.Address(c.dataDir))
 	if err != nil {
 		t.Fatal(err)
@@ -324,6 +331,7 @@ func (c *cluster) exec(t *testing.T, p *corev1.Pod, cmd ...string) {
 	if err != nil || resp.ExitCode != 0 {
 		t.Fatalf("exec %v in %s: %v %v", cmd, p.Name, err, resp)
 	}
+	return string(resp.Stdout)
 }
 
 // checkNothingLeft checks what agent.Cleanup must remove: the bridge, the

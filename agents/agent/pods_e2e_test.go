@@ -38,6 +38,7 @@ func TestRealPods(t *testing.T) {
 		t.Run("ResourcesAndSecurityContext", func(t *testing.T) { t.Parallel(); resourcesAndSecurity(t, c) })
 		t.Run("HostNetwork", func(t *testing.T) { t.Parallel(); hostNetwork(t, c) })
 		t.Run("HostPort", func(t *testing.T) { t.Parallel(); hostPort(t, c) })
+		t.Run("ConfigMapUpdateReachesVolume", func(t *testing.T) { t.Parallel(); configMapUpdate(t, c) })
 		t.Run("ImagePullBackOff", func(t *testing.T) { t.Parallel(); imagePullBackOff(t, c) })
 	})
 	t.Run("AgentRestartKeepsContainers", func(t *testing.T) { agentRestart(t, c) })
@@ -583,5 +584,29 @@ func hostPort(t *testing.T, c *cluster) {
 	waitFor(t, 10*time.Second, "an answer on the host port", func() (bool, error) {
 		body, err := httpGet(url)
 		return err == nil && strings.Contains(body, "hello from hostport"), err
+	})
+}
+
+// A ConfigMap's new content reaches the running container's volume.
+func configMapUpdate(t *testing.T, c *cluster) {
+	ctx := context.Background()
+	cms := c.Admin.CoreV1().ConfigMaps("e2e")
+	if _, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "live"}, Data: map[string]string{"v": "one"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod := busyboxPod("live", `trap 'exit 0' TERM; while true; do sleep 0.1; done`)
+	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "cfg", MountPath: "/cfg"}}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "live"}}}}}
+	create(t, c, pod)
+	p := waitPod(t, c.Admin, "e2e", "live", 30*time.Second, "running", running)
+	if got := c.output(t, p, "cat", "/cfg/v"); got != "one" {
+		t.Fatalf("/cfg/v = %q, want one", got)
+	}
+	if _, err := cms.Update(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "live"}, Data: map[string]string{"v": "two"}}, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "the new ConfigMap content in the container", func() (bool, error) {
+		got := c.output(t, p, "cat", "/cfg/v")
+		return got == "two", fmt.Errorf("/cfg/v = %q", got)
 	})
 }
