@@ -52,6 +52,9 @@ func (c *call) decodeInto(data []byte, mediaType string, gvk schema.GroupVersion
 	}
 	obj, actual, err := dec.Decode(data, &gvk, into)
 	if err != nil && !runtime.IsStrictDecodingError(err) {
+		if mediaType != mediaProtobuf {
+			err = withValuePath(err, data, into)
+		}
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("the body of the request could not be decoded as %s %s: %v", gvk.GroupVersion(), gvk.Kind, err))
 	}
 	// Option kinds (DeleteOptions) are registered in every group version.

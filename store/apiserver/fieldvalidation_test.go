@@ -94,7 +94,7 @@ func TestServerSideApplyOfAnInvalidConfigurationIsABadRequest(t *testing.T) {
 		{name: "unknown field in a list element", path: deploys + "bogus", body: deployment("bogus", ", bogus: x", ""),
 			says: `.spec.template.spec.containers[name="c"].bogus: field not declared in schema`},
 		{name: "bad quantity", path: deploys + "cpu", body: deployment("cpu", `, resources: {limits: {cpu: "lots"}}`, ""),
-			says: "quantities must match the regular expression"},
+			says: "spec.template.spec.containers[0].resources.limits[cpu]: quantities must match the regular expression"},
 		{name: "list elements with one key", path: deploys + "twice", body: deployment("twice", "}, {name: c, image: nginx", ""),
 			says: `.spec.template.spec.containers: duplicate entries for key [name="c"]`},
 		{name: "ConfigMap unknown field", path: cms + "typo", body: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: typo}\ndataa: {a: b}\n",
@@ -104,7 +104,7 @@ func TestServerSideApplyOfAnInvalidConfigurationIsABadRequest(t *testing.T) {
 		{name: "GitSource wrong type", path: gits + "url", body: "apiVersion: berth.io/v1alpha1\nkind: GitSource\nmetadata: {name: url}\nspec: {url: 5}\n",
 			says: "spec.url"},
 		{name: "GitSource bad duration", path: gits + "interval", body: "apiVersion: berth.io/v1alpha1\nkind: GitSource\nmetadata: {name: interval}\nspec: {url: /srv/site, interval: soon}\n",
-			says: `invalid duration "soon"`},
+			says: `spec.interval: time: invalid duration "soon"`},
 	} {
 		for _, directive := range []string{"", "Strict", "Warn", "Ignore"} {
 			t.Run(tc.name+"/"+directive, func(t *testing.T) {
@@ -233,5 +233,18 @@ func TestGitSourceFieldValidation(t *testing.T) {
 	managed, _ := json.Marshal(stored(t, "site")["metadata"].(map[string]any)["managedFields"])
 	if strings.Contains(string(managed), "intervall") || !strings.Contains(string(managed), `"f:url"`) {
 		t.Errorf("managedFields %s", managed)
+	}
+}
+
+// TestCreateNamesTheRefusedValue: a value whose type parses it (a
+// quantity) is named by its path when refused, which its own error does
+// not say.
+func TestCreateNamesTheRefusedValue(t *testing.T) {
+	s := servertest.Start(t)
+	s.Namespace("apps")
+	body := deployment("cpu", `, resources: {limits: {cpu: "lots"}}`, "")
+	msg := raw(t, s, "POST", "/apis/apps/v1/namespaces/apps/deployments", "application/yaml", body).status(t, http.StatusBadRequest, metav1.StatusReasonBadRequest)
+	if want := "spec.template.spec.containers[0].resources.limits[cpu]: quantities must match"; !strings.Contains(msg, want) {
+		t.Errorf("message %q does not say %q", msg, want)
 	}
 }

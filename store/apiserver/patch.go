@@ -217,6 +217,9 @@ func duplicateKeys(err error) []error {
 func (c *call) decodeApplied(applied runtime.Object, jsonData []byte) error {
 	gvk := c.kind.GVK
 	if _, _, err := c.s.decoders.json.Decode(jsonData, &gvk, c.kind.New()); err != nil {
+		if !runtime.IsStrictDecodingError(err) {
+			err = withValuePath(err, jsonData, c.kind.New())
+		}
 		return appliedError(applied, err)
 	}
 	return nil
