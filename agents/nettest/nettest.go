@@ -126,6 +126,18 @@ func (n *Netns) Listen(network, addr string) (net.Listener, error) {
 	return l, err
 }
 
+// ListenPacket opens a packet listener (e.g. "udp", ":53") inside the
+// namespace.
+func (n *Netns) ListenPacket(network, addr string) (net.PacketConn, error) {
+	var c net.PacketConn
+	err := n.Do(func() error {
+		var err error
+		c, err = net.ListenPacket(network, addr)
+		return err
+	})
+	return c, err
+}
+
 // Serve serves h on addr inside the namespace until the test ends and
 // returns the listener.
 func (n *Netns) Serve(t testing.TB, addr string, h http.Handler) net.Listener {

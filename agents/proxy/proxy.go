@@ -81,7 +81,11 @@ type Proxy struct {
 	slices   cache.Indexer
 
 	// asm is the table as it should be; parts are each Service's share.
-	asm      *rules.Assembly
+	asm *rules.Assembly
+	// udp are each Service's UDP ports and endpoints; stale are the
+	// conntrack entries to delete once the next transaction is in.
+	udp      map[string][]rules.UDPPort
+	stale    []rules.ConntrackFlush
 	lastSync time.Time
 }
 
@@ -131,6 +135,7 @@ func New(client kubernetes.Interface, cfg Config) (*Proxy, error) {
 		full:    true,
 		parts:   map[string]rules.Model{},
 		asm:     newAssembly(node),
+		udp:     map[string][]rules.UDPPort{},
 	}, nil
 }
 
@@ -326,6 +331,16 @@ func (p *Proxy) Sync() error {
 		p.mu.Unlock()
 		return err
 	}
+	p.mu.Lock()
+	stale := p.stale
+	p.stale = nil
+	p.mu.Unlock()
+	if n, err := p.flushConntrack(stale); err != nil {
+		// The rules are right; only old UDP flows may linger.
+		p.log.Warn("stale UDP conntrack entries not deleted", "err", err)
+	} else if n > 0 {
+		p.log.Debug("deleted stale UDP conntrack entries", "entries", n)
+	}
 	p.metrics.rules.Set(float64(nrules))
 	p.metrics.elements.Set(float64(nelems))
 	p.metrics.lastSync.SetToCurrentTime()
@@ -392,6 +407,7 @@ func (p *Proxy) recompute(dirty map[string]bool) ([]rules.Plan, error) {
 			continue
 		}
 		part := rules.NewModel()
+		var udp []rules.UDPPort
 		if svc, err := p.services.Services(ns).Get(name); err == nil {
 			objs, err := p.slices.ByIndex(sliceServiceIndex, key)
 			if err != nil {
@@ -404,6 +420,13 @@ func (p *Proxy) recompute(dirty map[string]bool) ([]rules.Plan, error) {
 				}
 			}
 			part = rules.Service(svc, sl, p.node)
+			udp = rules.UDPPorts(svc, sl)
+		}
+		p.stale = append(p.stale, rules.StaleUDP(p.udp[key], udp)...)
+		if len(udp) > 0 {
+			p.udp[key] = udp
+		} else {
+			delete(p.udp, key)
 		}
 		old, ok := p.parts[key]
 		if !ok {

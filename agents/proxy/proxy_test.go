@@ -64,6 +64,19 @@ func newTestHosts(t *testing.T) *testHosts {
 			}
 			fmt.Fprint(w, name)
 		}))
+		udp, err := pod.ListenPacket("udp", ":5353")
+		must(err)
+		go func() {
+			buf := make([]byte, 64)
+			for {
+				_, from, err := udp.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				_, _ = udp.WriteTo([]byte(name), from)
+			}
+		}()
+		t.Cleanup(func() { _ = udp.Close() })
 		h.pods = append(h.pods, pod)
 		h.podIPs = append(h.podIPs, ip)
 	}
@@ -79,7 +92,8 @@ func endpointSlice(h *testHosts, states ...epState) *discoveryv1.EndpointSlice {
 	s := &discoveryv1.EndpointSlice{
 		ObjectMeta:  metav1.ObjectMeta{Name: "hello-1", Labels: map[string]string{discoveryv1.LabelServiceName: "hello", discoveryv1.LabelManagedBy: "proxy-test"}},
 		AddressType: discoveryv1.AddressTypeIPv4,
-		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Protocol: ptr.To(v1.ProtocolTCP), Port: ptr.To[int32](8080)}},
+		Ports: []discoveryv1.EndpointPort{{Name: ptr.To("http"), Protocol: ptr.To(v1.ProtocolTCP), Port: ptr.To[int32](8080)},
+			{Name: ptr.To("dns"), Protocol: ptr.To(v1.ProtocolUDP), Port: ptr.To[int32](5353)}},
 	}
 	for i, st := range states {
 		s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{Addresses: []string{h.podIPs[i]}, NodeName: ptr.To(st.node),
@@ -114,7 +128,8 @@ func TestProxyRoutesRealTraffic(t *testing.T) {
 	svc, err := client.CoreV1().Services("proxytest").Create(ctx, &v1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "hello"},
 		Spec: v1.ServiceSpec{Type: v1.ServiceTypeNodePort, Selector: map[string]string{"app": "hello"},
-			Ports: []v1.ServicePort{{Name: "http", Protocol: v1.ProtocolTCP, Port: 80, TargetPort: intOrString(8080)}}},
+			Ports: []v1.ServicePort{{Name: "http", Protocol: v1.ProtocolTCP, Port: 80, TargetPort: intOrString(8080)},
+				{Name: "dns", Protocol: v1.ProtocolUDP, Port: 53, TargetPort: intOrString(5353)}}},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -181,11 +196,51 @@ func TestProxyRoutesRealTraffic(t *testing.T) {
 		t.Logf("300 requests: %v", counts)
 	})
 
-	t.Run("a pod reaches its own service (hairpin)", func(t *testing.T) {
-		counts := spread(h.pods[0], clusterURL, 30)
-		if counts["pod0"] == 0 {
-			t.Fatalf("pod0 never reached itself through the ClusterIP: %v", counts)
+	t.Run("a UDP flow moves off an endpoint that turned unready", func(t *testing.T) {
+		conn, err := h.node.DialContext(ctx, "udp", svc.Spec.ClusterIP+":53")
+		if err != nil {
+			t.Fatal(err)
 		}
+		defer conn.Close()
+		ask := func() (string, error) {
+			if _, err := conn.Write([]byte("?")); err != nil {
+				return "", err
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			buf := make([]byte, 64)
+			n, err := conn.Read(buf)
+			return string(buf[:n]), err
+		}
+		var first string
+		poll(t, 5*time.Second, "the UDP port answers", func() error { first, err = ask(); return err })
+		states := []epState{{ready: true, node: "node1"}, {ready: true, node: "node2"}, {ready: true, node: "node2"}}
+		states[first[3]-'0'].ready = false
+		updateSlice(states...)
+		// Without deleting the flow's conntrack entry, the same socket
+		// would keep reaching the unready (but alive) pod.
+		poll(t, 5*time.Second, "the same socket reaches another pod", func() error {
+			got, err := ask()
+			if err == nil && got == first {
+				err = fmt.Errorf("still answered by %s", got)
+			}
+			return err
+		})
+		updateSlice(epState{ready: true, node: "node1"}, epState{ready: true, node: "node2"}, epState{ready: true, node: "node2"})
+		poll(t, 5*time.Second, "all three pods answer again", func() error {
+			if counts := spread(h.node, clusterURL, 60); len(counts) != 3 {
+				return fmt.Errorf("spread %v", counts)
+			}
+			return nil
+		})
+	})
+
+	t.Run("a pod reaches its own service (hairpin)", func(t *testing.T) {
+		poll(t, 5*time.Second, "pod0 reaches itself through the ClusterIP", func() error {
+			if counts := spread(h.pods[0], clusterURL, 30); counts["pod0"] == 0 {
+				return fmt.Errorf("spread %v", counts)
+			}
+			return nil
+		})
 	})
 
 	t.Run("off-node traffic to the ClusterIP is masqueraded", func(t *testing.T) {
@@ -233,6 +288,12 @@ func TestProxyRoutesRealTraffic(t *testing.T) {
 
 	t.Run("ClientIP affinity sticks", func(t *testing.T) {
 		updateSlice(epState{ready: true, node: "node1"}, epState{ready: true, node: "node2"}, epState{ready: true, node: "node2"})
+		poll(t, 5*time.Second, "all three pods answer", func() error {
+			if counts := spread(h.node, clusterURL, 60); len(counts) != 3 {
+				return fmt.Errorf("spread %v", counts)
+			}
+			return nil
+		})
 		updateService(func(s *v1.Service) {
 			s.Spec.SessionAffinity = v1.ServiceAffinityClientIP
 			s.Spec.SessionAffinityConfig = &v1.SessionAffinityConfig{ClientIP: &v1.ClientIPConfig{TimeoutSeconds: ptr.To[int32](60)}}
@@ -246,6 +307,12 @@ func TestProxyRoutesRealTraffic(t *testing.T) {
 		updateService(func(s *v1.Service) {
 			s.Spec.SessionAffinity = v1.ServiceAffinityNone
 			s.Spec.SessionAffinityConfig = nil
+		})
+		poll(t, 5*time.Second, "without affinity, requests spread again", func() error {
+			if counts := spread(h.node, clusterURL, 30); len(counts) < 2 {
+				return fmt.Errorf("spread %v", counts)
+			}
+			return nil
 		})
 	})
 

@@ -417,3 +417,28 @@ func samePlan(a, b Plan) bool {
 		sorted(a.DeleteSets) == sorted(b.DeleteSets) && elems(a.AddElements) == elems(b.AddElements) &&
 		elems(a.DeleteElements) == elems(b.DeleteElements)
 }
+
+func TestStaleUDP(t *testing.T) {
+	ip := netip.MustParseAddr("10.96.0.10")
+	a, b := netip.MustParseAddr("10.244.0.2"), netip.MustParseAddr("10.244.0.3")
+	port := func(eps ...netip.Addr) []UDPPort { return []UDPPort{{ClusterIP: ip, Port: 53, Endpoints: eps}} }
+	tests := []struct {
+		name     string
+		old, new []UDPPort
+		want     []ConntrackFlush
+	}{
+		{name: "unchanged endpoints flush nothing", old: port(a, b), new: port(a, b)},
+		{name: "a removed endpoint's entries go", old: port(a, b), new: port(b), want: []ConntrackFlush{{ClusterIP: ip, Endpoint: a}}},
+		{name: "a deleted service's entries go", old: port(a), new: nil, want: []ConntrackFlush{{ClusterIP: ip, Endpoint: a}}},
+		{name: "first endpoint: entries made without DNAT go", old: port(), new: port(a), want: []ConntrackFlush{{ClusterIP: ip}}},
+		{name: "new service: entries to its ClusterIP go", old: nil, new: port(a), want: []ConntrackFlush{{ClusterIP: ip}}},
+		{name: "an added endpoint flushes nothing", old: port(a), new: port(a, b)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := StaleUDP(tt.old, tt.new); !slices.Equal(got, tt.want) {
+				t.Fatalf("StaleUDP = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
