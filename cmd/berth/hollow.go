@@ -32,10 +32,11 @@ Pods with restartPolicy Never or OnFailure can script their end with annotations
   hollow.berth.io/run-for: 2s     the containers exit 0 after 2 s
   hollow.berth.io/fail: "true"    they exit 1 instead (OnFailure: restart after a crash-loop back-off)
 
-Every node uses the identity of the kubeconfig; the bootstrap role system:node (group
-system:nodes) grants everything hollow does.`,
+Every node uses the identity of the kubeconfig: the admin's, or the user berth:hollow in the
+group berth:hollow-nodes, whom the bootstrap role system:node lets act for any node. A real
+node's identity (system:node:<name>, from berth nodes credentials) may only act for itself.`,
 		Example: `  berth hollow --kubeconfig admin.kubeconfig --nodes 100
-  berth hollow --kubeconfig node.kubeconfig --nodes 5000 --cpu 16 --memory 64Gi --startup-delay 2s`,
+  berth hollow --kubeconfig admin.kubeconfig --nodes 5000 --cpu 16 --memory 64Gi --startup-delay 2s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
