@@ -37,8 +37,8 @@ func TestServiceNetwork(t *testing.T) {
 	a, b := c.hosts[0], c.hosts[1]
 	flags := t.TempDir() // hello's UNHEALTHY_FILE, one per pod
 	c.createHello(flags)
-	svc := c.service("hello", corev1.ServiceTypeNodePort, corev1.ServiceAffinityNone)
-	sticky := c.service("hello-sticky", corev1.ServiceTypeClusterIP, corev1.ServiceAffinityClientIP)
+	svc := c.service("hello", "hello", corev1.ServiceTypeNodePort, corev1.ServiceAffinityNone)
+	sticky := c.service("hello-sticky", "hello", corev1.ServiceTypeClusterIP, corev1.ServiceAffinityClientIP)
 	pods := c.waitEndpoints("hello", 3)
 	clusterURL := "http://" + svc.Spec.ClusterIP + "/"
 	c.waitAnswer(a.ns, clusterURL)
@@ -145,6 +145,23 @@ func TestServiceNetwork(t *testing.T) {
 		}
 		slices.Sort(lat)
 		t.Logf("cluster DNS from the node, 200 UDP queries: p50 %s p99 %s", lat[100], lat[197])
+	})
+
+	t.Run("a pod reaches itself through its Service (hairpin)", func(t *testing.T) {
+		client := c.busyboxOn(a)
+		self := c.service("self", client.Labels["app"], corev1.ServiceTypeClusterIP, corev1.ServiceAffinityNone)
+		c.waitEndpoints("self", 1)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			out, code, _, err := a.httpFrom(client, self.Spec.ClusterIP, 80)
+			if err == nil && code == 0 && podOf(out) == client.Name {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pod %s to its own Service %s: exit %d %q %v", client.Name, self.Spec.ClusterIP, code, out, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	})
 
 	t.Run("NodePort answers on every node", func(t *testing.T) {
@@ -376,12 +393,13 @@ func (c *cluster) createHello(flags string) {
 	}
 }
 
-// service creates a Service in front of the hello pods (port 80).
-func (c *cluster) service(name string, typ corev1.ServiceType, affinity corev1.ServiceAffinity) *corev1.Service {
+// service creates a Service in front of the pods labelled app (port 80 to
+// their port named http).
+func (c *cluster) service(name, app string, typ corev1.ServiceType, affinity corev1.ServiceAffinity) *corev1.Service {
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
 		Spec: corev1.ServiceSpec{
-			Type: typ, Selector: map[string]string{"app": "hello"}, SessionAffinity: affinity,
+			Type: typ, Selector: map[string]string{"app": app}, SessionAffinity: affinity,
 			Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP}},
 		},
 	}
@@ -486,17 +504,20 @@ func (c *cluster) podsOn(pods []*corev1.Pod, node string) []string {
 	return out
 }
 
-// busyboxOn runs (once) a busybox pod on h that sleeps, to exec in.
+// busyboxOn runs (once) a busybox pod on h to exec in; it serves its
+// greeting on port 8080 (labelled app=<its name>).
 func (c *cluster) busyboxOn(h *host) *corev1.Pod {
 	c.t.Helper()
 	name := "client-" + h.node
 	pod, err := c.Admin.CoreV1().Pods("default").Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
 		pod = &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Labels: map[string]string{"app": name}},
 			Spec: corev1.PodSpec{
 				NodeName: h.node, TerminationGracePeriodSeconds: new(int64(1)),
-				Containers: []corev1.Container{{Name: "main", Image: busybox, ImagePullPolicy: corev1.PullIfNotPresent, Command: []string{"sleep", "3600"}}},
+				Containers: []corev1.Container{{Name: "main", Image: busybox, ImagePullPolicy: corev1.PullIfNotPresent,
+					Command: []string{"sh", "-c", `mkdir -p /tmp/www && echo "hello from $(hostname) (busybox)" > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www`},
+					Ports:   []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}}},
 			},
 		}
 		if _, err := c.Admin.CoreV1().Pods("default").Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {
