@@ -86,7 +86,9 @@ type UnfitPod struct {
 func capacityOf(before, after side) Capacity {
 	var pairs []*pair
 	for k, a := range after {
-		pairs = append(pairs, &pair{before: before[k], after: a})
+		if b := before[k]; b == nil || !b.sameAs(a) {
+			pairs = append(pairs, &pair{before: b, after: a})
+		}
 	}
 	for k, b := range before {
 		if after[k] == nil {

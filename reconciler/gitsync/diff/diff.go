@@ -31,7 +31,6 @@ import (
 	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
@@ -185,20 +184,50 @@ func Compare(base, head *validate.Report, opts Options) *Result {
 	return r
 }
 
-// entry is one object of one side, normalised.
+// entry is one object of one side, normalised (lazily: most objects of
+// a large repository are unchanged, which their bytes in git show).
 type entry struct {
 	key  manifest.Key
 	ref  plan.Ref
 	file string
+	// raw is the object as written in git (nil for a live object):
+	// objects with equal raw bytes are equal.
+	raw []byte
 	// shown is the object as git has it (normalised, not defaulted): what
 	// an addition or deletion shows. compared is what a change compares:
 	// defaulted as the API server would store it (for a live object, as
-	// it is).
+	// it is). Both are made from src on first use.
 	shown, compared map[string]any
 	// typed is compared decoded, for capacity; nil when unknown.
 	typed k8sruntime.Object
 	// err is why the live dry run refused the object.
 	err string
+
+	src *manifest.Object
+	n   *normaliser
+}
+
+// normalised fills shown and compared from src.
+func (e *entry) normalised() *entry {
+	if e.shown != nil || e.src == nil {
+		return e
+	}
+	o := e.src
+	e.shown = normalise(o.Object.Object, o.GVK, e.key.Namespace)
+	e.compared = e.shown
+	if e.typed != nil {
+		if m, err := k8sruntime.DefaultUnstructuredConverter.ToUnstructured(e.typed); err == nil {
+			e.compared = normalise(m, o.GVK, e.key.Namespace)
+		} else {
+			e.typed = nil
+		}
+	}
+	return e
+}
+
+// sameAs reports whether e and o are written the same way in git.
+func (e *entry) sameAs(o *entry) bool {
+	return e.raw != nil && o.raw != nil && e.err == "" && o.err == "" && bytes.Equal(e.raw, o.raw)
 }
 
 // side is one side's objects by key.
@@ -243,18 +272,9 @@ func (n *normaliser) entries(r *validate.Report) side {
 }
 
 func (n *normaliser) entry(o *manifest.Object, typed k8sruntime.Object) *entry {
-	shown := normalise(o.Object.Object, o.GVK, n.fillNamespace(o.GVK, o.Namespace()))
-	compared := shown
-	if typed != nil {
-		if m, err := k8sruntime.DefaultUnstructuredConverter.ToUnstructured(typed); err == nil {
-			compared = normalise(m, o.GVK, n.fillNamespace(o.GVK, o.Namespace()))
-		} else {
-			typed = nil
-		}
-	}
-	u := &unstructured.Unstructured{Object: shown}
-	key := manifest.Key{Group: o.GVK.Group, Kind: o.GVK.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}
-	return &entry{key: key, ref: plan.RefOf(u), file: o.Pos.File, shown: shown, compared: compared, typed: typed}
+	ns := n.fillNamespace(o.GVK, o.Namespace())
+	key := manifest.Key{Group: o.GVK.Group, Kind: o.GVK.Kind, Namespace: ns, Name: o.Name()}
+	return &entry{key: key, ref: plan.Ref{GVK: o.GVK, Namespace: ns, Name: key.Name}, file: o.Pos.File, raw: o.Raw, typed: typed, src: o, n: n}
 }
 
 // fillNamespace is the namespace the sync gives an object of kind gvk
@@ -338,7 +358,7 @@ func objectChanges(before, after side) ([]ObjectChange, int) {
 			added = append(added, &pair{after: a})
 		default:
 			p := &pair{before: b, after: a}
-			if p.diff() == "" && a.err == "" {
+			if b.sameAs(a) || (p.diff() == "" && a.err == "") {
 				unchanged++
 				continue
 			}
@@ -377,10 +397,10 @@ func (p *pair) diff() string {
 	p.done = true
 	switch {
 	case p.before == nil:
-		p.text = unified("", toYAML(p.after.shown), "/dev/null", "b/"+p.after.file)
+		p.text = unified("", toYAML(p.after.normalised().shown), "/dev/null", "b/"+p.after.file)
 	case p.after == nil:
-		p.text = unified(toYAML(p.before.shown), "", "a/"+p.before.file, "/dev/null")
-	case equalJSON(p.before.compared, p.after.compared):
+		p.text = unified(toYAML(p.before.normalised().shown), "", "a/"+p.before.file, "/dev/null")
+	case equalJSON(p.before.normalised().compared, p.after.normalised().compared):
 		p.text = ""
 	default:
 		p.text = unified(toYAML(p.before.compared), toYAML(p.after.compared), "a/"+cmp.Or(p.before.file, "(cluster)"), "b/"+p.after.file)
@@ -389,7 +409,7 @@ func (p *pair) diff() string {
 }
 
 func (p *pair) change() ObjectChange {
-	e := p.one()
+	e := p.one().normalised()
 	c := Changed
 	switch {
 	case p.before == nil:

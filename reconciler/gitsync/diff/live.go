@@ -178,7 +178,8 @@ func newCluster(cfg *rest.Config, n *normaliser) (*cluster, error) {
 // a namespace that does not exist yet but is in created is compared as
 // git has it (defaulted): the sync creates the namespace first.
 func (c *cluster) dryRun(ctx context.Context, e *entry, label string, created map[string]bool) (before, after *entry, err error) {
-	gvk := schema.FromAPIVersionAndKind(e.shown["apiVersion"].(string), e.shown["kind"].(string))
+	e.normalised()
+	gvk := e.ref.GVK
 	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
 		failed := *e
