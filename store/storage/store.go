@@ -152,21 +152,26 @@ func (s *Store) swap(ctx context.Context, operation, key string, cached runtime.
 			fresh = true
 			continue
 		}
-		if op == nil {
+		if op == nil && fresh {
 			return result, nil
 		}
+		// Nothing to write on a cached state is only true if that state is
+		// still the stored one: the same compare, with nothing to do.
 		rev, err := revisionOf(current)
 		if err != nil {
 			return nil, err
 		}
 		start := time.Now()
-		resp, err := s.client.Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
-			Then(*op).
-			Else(clientv3.OpGet(key)).
-			Commit()
+		txn := s.client.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev))
+		if op != nil {
+			txn = txn.Then(*op)
+		}
+		resp, err := txn.Else(clientv3.OpGet(key)).Commit()
 		if err := s.observe(operation, start, err); err != nil {
 			return nil, err
+		}
+		if resp.Succeeded && op == nil {
+			return result, nil
 		}
 		if resp.Succeeded {
 			return result, setRevision(result, resp.Header.Revision)

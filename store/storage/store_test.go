@@ -70,6 +70,25 @@ func TestGuaranteedUpdateRetriesFromAStaleCopyAndSkipsNoOps(t *testing.T) {
 	if err != nil || same.(*corev1.ConfigMap).ResourceVersion != before {
 		t.Fatalf("a no-op update must not write: %v rv %s → %s", err, before, same.(*corev1.ConfigMap).ResourceVersion)
 	}
+	same, err = s.GuaranteedUpdate(ctx, key, updated, func(cur runtime.Object) (runtime.Object, error) { return cur, nil })
+	if err != nil || same.(*corev1.ConfigMap).ResourceVersion != before {
+		t.Fatalf("a no-op update of the current cached copy must not write: %v rv %s → %s", err, before, same.(*corev1.ConfigMap).ResourceVersion)
+	}
+
+	// Setting k back to "1" changes nothing on the stale copy (k=1) but
+	// does on the stored object (k=2+): the write must not be lost.
+	attempts = 0
+	reverted, err := s.GuaranteedUpdate(ctx, key, stale, func(cur runtime.Object) (runtime.Object, error) {
+		attempts++
+		cur.(*corev1.ConfigMap).Data["k"] = "1"
+		return cur, nil
+	})
+	if err != nil || attempts != 2 || reverted.(*corev1.ConfigMap).ResourceVersion == before {
+		t.Fatalf("a no-op on a stale copy must be tried on the fresh state: %v %v after %d attempts", err, reverted, attempts)
+	}
+	if got, err := s.Get(ctx, key); err != nil || got.(*corev1.ConfigMap).Data["k"] != "1" {
+		t.Fatalf("the write was lost: %v %v", err, got)
+	}
 }
 
 func TestDeleteChecksPreconditionAgainstFreshState(t *testing.T) {
