@@ -37,8 +37,12 @@ func TestServiceNetwork(t *testing.T) {
 	a, b := c.hosts[0], c.hosts[1]
 	flags := t.TempDir() // hello's UNHEALTHY_FILE, one per pod
 	c.createHello(flags)
-	svc := c.service("hello", "hello", corev1.ServiceTypeNodePort, corev1.ServiceAffinityNone)
-	sticky := c.service("hello-sticky", "hello", corev1.ServiceTypeClusterIP, corev1.ServiceAffinityClientIP)
+	svc := c.service("hello", "hello", func(s *corev1.ServiceSpec) { s.Type = corev1.ServiceTypeNodePort })
+	sticky := c.service("hello-sticky", "hello", func(s *corev1.ServiceSpec) { s.SessionAffinity = corev1.ServiceAffinityClientIP })
+	local := c.service("hello-local", "hello", func(s *corev1.ServiceSpec) {
+		s.Type, s.ExternalTrafficPolicy = corev1.ServiceTypeNodePort, corev1.ServiceExternalTrafficPolicyLocal
+	})
+	c.service("hello-headless", "hello", func(s *corev1.ServiceSpec) { s.ClusterIP = corev1.ClusterIPNone })
 	pods := c.waitEndpoints("hello", 3)
 	clusterURL := "http://" + svc.Spec.ClusterIP + "/"
 	c.waitAnswer(a.ns, clusterURL)
@@ -121,6 +125,17 @@ func TestServiceNetwork(t *testing.T) {
 			t.Errorf("nslookup of an unknown name took %s in the pod, want it to fail fast (< 0.5s)", took)
 		}
 		t.Logf("nslookup of an unknown name in a pod failed in %s: %s", took, strings.Join(strings.Fields(out), " "))
+		// SRV of the named port; a headless Service names its pods.
+		srv := "_http._tcp." + name
+		if out, code, _, err := a.exec(client, 5*time.Second, "nslookup", "-type=SRV", srv); err != nil || code != 0 || !strings.Contains(out, "80 "+name) {
+			t.Errorf("nslookup -type=SRV %s in a pod: exit %d %q %v, want port 80 on %s", srv, code, out, err, name)
+		}
+		out, code, _, err = a.exec(client, 5*time.Second, "nslookup", "hello-headless.default.svc.cluster.local")
+		for _, p := range pods {
+			if err != nil || code != 0 || !strings.Contains(out, p.Status.PodIP) {
+				t.Errorf("nslookup of the headless Service in a pod: exit %d %q %v, want pod %s's IP %s", code, out, err, p.Name, p.Status.PodIP)
+			}
+		}
 		// The search path of ClusterFirst: the short name is the Service.
 		out, code, _, err = a.httpFrom(client, "hello", 80)
 		if err != nil || code != 0 || podOf(out) == "" {
@@ -149,7 +164,7 @@ func TestServiceNetwork(t *testing.T) {
 
 	t.Run("a pod reaches itself through its Service (hairpin)", func(t *testing.T) {
 		client := c.busyboxOn(a)
-		self := c.service("self", client.Labels["app"], corev1.ServiceTypeClusterIP, corev1.ServiceAffinityNone)
+		self := c.service("self", client.Labels["app"], nil)
 		c.waitEndpoints("self", 1)
 		deadline := time.Now().Add(5 * time.Second)
 		for {
@@ -171,6 +186,21 @@ func TestServiceNetwork(t *testing.T) {
 				u := fmt.Sprintf("http://%s:%d/", to.ip, port)
 				if body, err := get(from.ns.HTTPClient(2*time.Second), u); err != nil || !strings.HasPrefix(body, "hello from ") {
 					t.Errorf("from %s to %s: %q %v", from.node, u, body, err)
+				}
+			}
+		}
+	})
+
+	t.Run("externalTrafficPolicy Local keeps NodePort traffic on the node", func(t *testing.T) {
+		port := local.Spec.Ports[0].NodePort
+		for _, to := range []*host{a, b} {
+			onNode := c.podsOn(pods, to.node)
+			client := c.hosts[1-slices.Index(c.hosts, to)].ns.HTTPClient(2 * time.Second)
+			for range 20 {
+				u := fmt.Sprintf("http://%s:%d/", to.ip, port)
+				body, err := get(client, u)
+				if err != nil || !slices.Contains(onNode, podOf(body)) {
+					t.Fatalf("%s answered by %q (%v), want one of its own pods %v", u, podOf(body), err, onNode)
 				}
 			}
 		}
@@ -393,15 +423,18 @@ func (c *cluster) createHello(flags string) {
 	}
 }
 
-// service creates a Service in front of the pods labelled app (port 80 to
-// their port named http).
-func (c *cluster) service(name, app string, typ corev1.ServiceType, affinity corev1.ServiceAffinity) *corev1.Service {
+// service creates a ClusterIP Service in front of the pods labelled app
+// (port 80 to their port named http), changed by edit when not nil.
+func (c *cluster) service(name, app string, edit func(*corev1.ServiceSpec)) *corev1.Service {
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
 		Spec: corev1.ServiceSpec{
-			Type: typ, Selector: map[string]string{"app": app}, SessionAffinity: affinity,
-			Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP}},
+			Selector: map[string]string{"app": app},
+			Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP}},
 		},
+	}
+	if edit != nil {
+		edit(&svc.Spec)
 	}
 	out, err := c.Admin.CoreV1().Services("default").Create(context.Background(), svc, metav1.CreateOptions{})
 	if err != nil {
