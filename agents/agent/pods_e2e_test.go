@@ -19,6 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/berth-io/berth/agents/kubelet/logs"
 )
 
 // TestRealPods runs the scenarios against one cluster and agent, in
@@ -202,6 +204,16 @@ func crashLoop(t *testing.T, c *cluster) {
 	if !sawBackOff {
 		t.Error("never saw the container waiting in CrashLoopBackOff")
 	}
+	// Runs older than the newest two are removed, with their logs.
+	waitFor(t, 10*time.Second, "the first run's log to be removed", func() (bool, error) {
+		p, err := c.Admin.CoreV1().Pods("e2e").Get(ctx, "crash", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		first := filepath.Join(logs.PodDir(filepath.Join(c.dataDir, "agent", "logs"), p.Namespace, p.Name, p.UID), logs.ContainerFile("main", 0))
+		_, err = os.Stat(first)
+		return os.IsNotExist(err), err
+	})
 	// The wait before run n+1 is 0 after the first exit, then Initial
 	// doubling; noticing the exit and starting again adds a little (0.2 s
 	// on a quiet machine, seconds when it is busy).

@@ -57,6 +57,11 @@ func (w *worker) act(ctx context.Context, pod *corev1.Pod, gone bool, actions []
 		case lifecycle.RemoveContainer:
 			if _, err := w.k.cfg.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: a.ContainerID}); err != nil {
 				errs = append(errs, fmt.Errorf("RemoveContainer %s: %w", a.ContainerID, err))
+			} else if a.Reason == lifecycle.ReasonOldRun {
+				// The runtime leaves the log behind, as kubelet's
+				// container GC knows: a crash loop would pile up files.
+				_ = os.Remove(filepath.Join(logs.PodDir(w.k.cfg.LogDir, pod.Namespace, pod.Name, pod.UID), logs.ContainerFile(a.Name, a.RestartCount)))
+				_ = os.Remove(w.k.terminationFile(pod, a.Name, a.RestartCount))
 			}
 		case lifecycle.StopSandbox:
 			if err := w.k.stopSandbox(ctx, a.SandboxID); err != nil {

@@ -23,7 +23,8 @@ const (
 	// KillContainer runs the preStop hook of ContainerID and stops it with
 	// the pod's grace period.
 	KillContainer
-	// RemoveContainer removes the exited ContainerID.
+	// RemoveContainer removes the exited ContainerID, and for an old run
+	// (ReasonOldRun) its log and termination message files.
 	RemoveContainer
 	// StopSandbox stops SandboxID (and tears its network down).
 	StopSandbox
@@ -64,6 +65,10 @@ func (a Action) String() string {
 	}
 	return a.Kind.String()
 }
+
+// ReasonOldRun is the Reason of a RemoveContainer of a run older than the
+// two the kubelet keeps.
+const ReasonOldRun = "old run"
 
 // SandboxFailure is the Failures key of a failure to run the sandbox.
 const SandboxFailure = ""
@@ -346,7 +351,7 @@ func removeStale(r *Result, obs Observed) {
 		seen[key] = true
 		for _, old := range obs.Runs(c.Name, c.Kind, "")[min(2, len(obs.Runs(c.Name, c.Kind, ""))):] {
 			if !old.alive() {
-				r.Actions = append(r.Actions, Action{Kind: RemoveContainer, ContainerID: old.ID, Name: old.Name, Reason: "old run"})
+				r.Actions = append(r.Actions, Action{Kind: RemoveContainer, ContainerID: old.ID, Name: old.Name, ContainerKind: old.Kind, RestartCount: old.RestartCount, Reason: ReasonOldRun})
 			}
 		}
 	}
