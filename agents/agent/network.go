@@ -89,7 +89,9 @@ func (cfg *Config) startNetwork(ctx context.Context, client kubernetes.Interface
 		}
 		run("pod routes", rc.Run)
 	}
-	if dnsIP := firstIP(ips); dnsIP.IsValid() {
+	if dnsIP := firstIP(ips); !dnsIP.IsValid() {
+		log.Error("cluster DNS not served on this node: it has no IPv4 address (give one with --node-ip)", "nodeIPs", nodeIPs)
+	} else {
 		addr := net.JoinHostPort(dnsIP.String(), "53")
 		dns, err := clusterdns.New(factory, clusterdns.Config{
 			Addr: addr, Domain: cfg.Network.ClusterDomain, Upstreams: cfg.Network.DNSUpstreams, Log: log.With("component", "dns"),
