@@ -31,7 +31,7 @@ images: build ## build the demo images (examples-repo/images) into bin/images/*.
 	$(BIN) images build examples-repo/images/hello  -t demo/hello:v2  -e VERSION=v2 -o bin/images/hello-v2.tar
 	$(BIN) images build examples-repo/images/worker -t demo/worker:v1 -o bin/images/worker-v1.tar
 
-up: build images ## run berth on this machine, syncing DATA_DIR/repo (a git repository made from examples-repo/)
+up: deps build images ## run berth on this machine, syncing DATA_DIR/repo (a git repository made from examples-repo/)
 	BIN=$(BIN) DATA_DIR=$(DATA_DIR) ./hack/up.sh
 
 fmt: ## gofmt the tree
