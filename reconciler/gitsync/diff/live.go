@@ -4,11 +4,13 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,6 +27,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/berth-io/berth/policies"
+	"github.com/berth-io/berth/policies/published"
 	"github.com/berth-io/berth/reconciler/gitsync"
 	"github.com/berth-io/berth/reconciler/gitsync/manifest"
 	"github.com/berth-io/berth/reconciler/gitsync/validate"
@@ -137,11 +140,11 @@ func Live(ctx context.Context, cfg *rest.Config, head *validate.Report, opts Liv
 		r.Findings = []validate.Finding{}
 	}
 	r.Objects, r.Unchanged = objectChanges(before, after)
-	livePolicy, err := cl.policy(ctx)
+	basePolicy, headPolicy, err := cl.policies(ctx, published.SourceName(srcNS, srcName), head, opts.Options)
 	if err != nil {
 		r.RBAC = RBAC{Changes: []PermissionChange{}, Note: "the policy in force could not be read (" + err.Error() + "): permissions not compared"}
 	} else {
-		r.RBAC = compareRBAC(livePolicy, policyOf(head, opts.Options))
+		r.RBAC = compareRBAC(basePolicy, headPolicy)
 	}
 	r.Capacity = capacityOf(before, after)
 	if r.Capacity.Cluster, err = cl.fit(ctx, r.Capacity.Workloads); err != nil {
@@ -307,81 +310,142 @@ func (c *cluster) labelled(ctx context.Context, label string) ([]*unstructured.U
 	return out, nil
 }
 
-// policy is the RBAC policy the API server has in force, loaded as
-// policy files.
-func (c *cluster) policy(ctx context.Context) (policy, error) {
+// policies are the RBAC policy the API server has in force (base), and
+// the policy it would have once head's policies folder replaced the files
+// source published (after): every other source, the bootstrap policy and
+// --policy-dir directories stay as they are.
+func (c *cluster) policies(ctx context.Context, source string, head *validate.Report, opts Options) (base, after policy, err error) {
 	rbac := c.core.RbacV1()
-	files := map[string][]byte{}
-	add := func(kind string, items []any) error {
-		var b strings.Builder
-		for _, it := range items {
-			data, err := yaml.Marshal(it)
-			if err != nil {
-				return err
-			}
-			b.WriteString("apiVersion: rbac.authorization.k8s.io/v1\nkind: " + kind + "\n")
-			b.Write(data)
-			b.WriteString("---\n")
-		}
-		files["live/"+strings.ToLower(kind)+".yaml"] = []byte(b.String())
-		return nil
-	}
-	strip := func(m *metav1.ObjectMeta) metav1.ObjectMeta {
-		return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, Labels: m.Labels}
-	}
+	var served policies.Set
 	roles, err := rbac.Roles("").List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return policy{}, err
+		return policy{}, policy{}, err
 	}
 	clusterRoles, err := rbac.ClusterRoles().List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return policy{}, err
+		return policy{}, policy{}, err
 	}
 	bindings, err := rbac.RoleBindings("").List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return policy{}, err
+		return policy{}, policy{}, err
 	}
 	clusterBindings, err := rbac.ClusterRoleBindings().List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return policy{}, err
+		return policy{}, policy{}, err
 	}
-	var items []any
-	for _, o := range roles.Items {
-		o.ObjectMeta = strip(&o.ObjectMeta)
-		items = append(items, map[string]any{"metadata": o.ObjectMeta, "rules": o.Rules})
+	for i := range roles.Items {
+		served.Roles = append(served.Roles, &roles.Items[i])
 	}
-	if err := add("Role", items); err != nil {
-		return policy{}, err
+	for i := range clusterRoles.Items {
+		served.ClusterRoles = append(served.ClusterRoles, &clusterRoles.Items[i])
 	}
-	items = nil
-	for _, o := range clusterRoles.Items {
-		o.ObjectMeta = strip(&o.ObjectMeta)
-		items = append(items, map[string]any{"metadata": o.ObjectMeta, "rules": o.Rules}) // aggregated rules are already in Rules
+	for i := range bindings.Items {
+		served.RoleBindings = append(served.RoleBindings, &bindings.Items[i])
 	}
-	if err := add("ClusterRole", items); err != nil {
-		return policy{}, err
+	for i := range clusterBindings.Items {
+		served.ClusterRoleBindings = append(served.ClusterRoleBindings, &clusterBindings.Items[i])
 	}
-	items = nil
-	for _, o := range bindings.Items {
-		o.ObjectMeta = strip(&o.ObjectMeta)
-		items = append(items, map[string]any{"metadata": o.ObjectMeta, "subjects": o.Subjects, "roleRef": o.RoleRef})
-	}
-	if err := add("RoleBinding", items); err != nil {
-		return policy{}, err
-	}
-	items = nil
-	for _, o := range clusterBindings.Items {
-		o.ObjectMeta = strip(&o.ObjectMeta)
-		items = append(items, map[string]any{"metadata": o.ObjectMeta, "subjects": o.Subjects, "roleRef": o.RoleRef})
-	}
-	if err := add("ClusterRoleBinding", items); err != nil {
-		return policy{}, err
-	}
-	set, err := policies.LoadSources(policies.Files(files))
+	baseSet, err := policies.LoadSources(policies.Files(policyFiles("served", &served, nil)))
 	if err != nil {
-		return policy{}, fmt.Errorf("loading the served RBAC objects: %w", err)
+		return policy{}, policy{}, fmt.Errorf("loading the served RBAC objects: %w", err)
 	}
-	return policy{set: set}, nil
+	base = policy{set: baseSet}
+
+	headPolicy := policyOf(head, opts)
+	if headPolicy.invalid {
+		return base, headPolicy, nil
+	}
+	// What source published: taken out of the served policy.
+	mine := map[string]bool{}
+	cm, err := c.core.CoreV1().ConfigMaps(published.Namespace).Get(ctx, published.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return policy{}, policy{}, fmt.Errorf("reading the published policy files: %w", err)
+	default:
+		sources, _ := published.Decode(cm)
+		if files := sources[source]; len(files) > 0 {
+			set, _ := policies.LoadSources(policies.Bootstrap(), policies.Files(files))
+			if set != nil {
+				eachPolicyObject(set, func(kind string, m *metav1.ObjectMeta) {
+					if !builtin(m) {
+						mine[kind+"/"+m.Namespace+"/"+m.Name] = true
+					}
+				})
+			}
+		}
+	}
+	files := policyFiles("served", &served, func(kind string, m *metav1.ObjectMeta) bool { return !mine[kind+"/"+m.Namespace+"/"+m.Name] })
+	maps.Copy(files, policyFiles("head", headPolicy.set, func(_ string, m *metav1.ObjectMeta) bool { return !builtin(m) }))
+	afterSet, err := policies.LoadSources(policies.Files(files))
+	if err != nil {
+		return base, policy{invalid: true}, nil
+	}
+	return base, policy{set: afterSet}, nil
+}
+
+// builtin reports whether a loaded policy object is berth's bootstrap
+// policy.
+func builtin(m *metav1.ObjectMeta) bool {
+	return strings.HasPrefix(m.Annotations[policies.SourceAnnotation], policies.Bootstrap().Name+"/")
+}
+
+// eachPolicyObject calls f with every object of set.
+func eachPolicyObject(set *policies.Set, f func(kind string, m *metav1.ObjectMeta)) {
+	for _, o := range set.Roles {
+		f("Role", &o.ObjectMeta)
+	}
+	for _, o := range set.ClusterRoles {
+		f("ClusterRole", &o.ObjectMeta)
+	}
+	for _, o := range set.RoleBindings {
+		f("RoleBinding", &o.ObjectMeta)
+	}
+	for _, o := range set.ClusterRoleBindings {
+		f("ClusterRoleBinding", &o.ObjectMeta)
+	}
+}
+
+// policyFiles writes the objects of set that keep accepts (nil: all) as
+// policy files below dir, one per kind. Metadata is cut to names and
+// labels; a ClusterRole's aggregated rules are kept as plain rules.
+func policyFiles(dir string, set *policies.Set, keep func(kind string, m *metav1.ObjectMeta) bool) map[string][]byte {
+	docs := map[string]*strings.Builder{}
+	add := func(kind string, m *metav1.ObjectMeta, body map[string]any) {
+		if keep != nil && !keep(kind, m) {
+			return
+		}
+		body["apiVersion"], body["kind"] = rbacv1.SchemeGroupVersion.String(), kind
+		body["metadata"] = metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, Labels: m.Labels}
+		data, err := yaml.Marshal(body)
+		if err != nil {
+			return // typed RBAC objects always marshal
+		}
+		b := docs[kind]
+		if b == nil {
+			b = &strings.Builder{}
+			docs[kind] = b
+		}
+		b.Write(data)
+		b.WriteString("---\n")
+	}
+	for _, o := range set.Roles {
+		add("Role", &o.ObjectMeta, map[string]any{"rules": o.Rules})
+	}
+	for _, o := range set.ClusterRoles {
+		add("ClusterRole", &o.ObjectMeta, map[string]any{"rules": o.Rules})
+	}
+	for _, o := range set.RoleBindings {
+		add("RoleBinding", &o.ObjectMeta, map[string]any{"subjects": o.Subjects, "roleRef": o.RoleRef})
+	}
+	for _, o := range set.ClusterRoleBindings {
+		add("ClusterRoleBinding", &o.ObjectMeta, map[string]any{"subjects": o.Subjects, "roleRef": o.RoleRef})
+	}
+	out := map[string][]byte{}
+	for kind, b := range docs {
+		out[dir+"/"+strings.ToLower(kind)+".yaml"] = []byte(b.String())
+	}
+	return out
 }
 
 // fit places the new pods of workloads on the live nodes.

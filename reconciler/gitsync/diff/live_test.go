@@ -10,11 +10,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/restmapper"
 
+	berthv1alpha1 "github.com/berth-io/berth/api/berth/v1alpha1"
+	"github.com/berth-io/berth/policies/published"
 	"github.com/berth-io/berth/reconciler/gitsync"
 	"github.com/berth-io/berth/reconciler/gitsync/validate"
 	"github.com/berth-io/berth/store/servertest"
@@ -63,6 +67,11 @@ func TestLiveDryRunShowsHandChangesAndPrunesOnlyLabelledObjects(t *testing.T) {
 	if _, err := s.Admin.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+
+	// The base's policy files as gitsync publishes them for the source, and
+	// another source's, which the head does not touch.
+	publishPolicies(t, ctx, s, "kube-system", "repo", map[string][]byte{"policies/team.yaml": mustRead(t, "testdata/pr/base/policies/team.yaml")}, "alice-deployer")
+	publishPolicies(t, ctx, s, "kube-system", "other", map[string][]byte{"policies/carol.yaml": []byte(carolPolicy)}, "carol-view")
 
 	res, err := Live(ctx, s.AdminConfig, head, LiveOptions{})
 	if err != nil {
@@ -113,13 +122,83 @@ func TestLiveDryRunShowsHandChangesAndPrunesOnlyLabelledObjects(t *testing.T) {
 		perms = append(perms, p.String())
 	}
 	want := []string{
-		"Group team-demo gains get, list, watch on deployments.apps in namespace demo",
 		"Group team-demo gains delete on pods in namespace demo",
+		"User alice loses create, get, update on deployments.apps in namespace demo",
 		"User bob gains get, list on nodes cluster-wide",
 	}
 	if strings.Join(perms, "\n") != strings.Join(want, "\n") || res.RBAC.Note != "" {
 		t.Errorf("RBAC changes against the policy in force:\n%s\nwant\n%s\n%s", strings.Join(perms, "\n"), strings.Join(want, "\n"), res.RBAC.Note)
 	}
+}
+
+const carolPolicy = `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: carol-view
+subjects:
+- kind: User
+  name: carol
+roleRef:
+  kind: ClusterRole
+  name: view
+`
+
+// publishPolicies creates GitSource namespace/name and publishes files as
+// its policy, as gitsync does, and waits until the API server serves the
+// binding named binding.
+func publishPolicies(t *testing.T, ctx context.Context, s *servertest.Server, namespace, name string, files map[string][]byte, binding string) {
+	t.Helper()
+	dyn, err := dynamic.NewForConfig(s.AdminConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := gitsync.RepoSource("/nowhere", ".", "main", "default")
+	src.Name, src.Namespace = name, namespace
+	obj, err := k8sruntime.DefaultUnstructuredConverter.ToUnstructured(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gvr := berthv1alpha1.SchemeGroupVersion.WithResource("gitsources")
+	if _, err := dyn.Resource(gvr).Namespace(namespace).Create(ctx, &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := published.Publish(ctx, s.Admin, published.SourceName(namespace, name), files); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		crbs, err := s.Admin.RbacV1().ClusterRoleBindings().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rbs, err := s.Admin.RbacV1().RoleBindings("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := map[string]bool{}
+		for _, b := range crbs.Items {
+			served[b.Name] = true
+		}
+		for _, b := range rbs.Items {
+			served[b.Name] = true
+		}
+		if served[binding] {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the API server does not serve the policy of %s/%s", namespace, name)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func mustRead(t *testing.T, file string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 // syncAsGitsync applies the objects of r as gitsync does: server-side
