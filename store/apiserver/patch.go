@@ -147,32 +147,12 @@ func (c *call) apply(data []byte) {
 		c.fail(err)
 		return
 	}
-	if _, err := c.s.cfg.Store.Get(c.ctx, c.key()); apierrors.IsNotFound(statusAsError(err, c)) && c.info.Subresource == "" {
-		live := c.kind.New()
-		a, _ := meta.Accessor(live)
-		a.SetName(c.info.Name)
-		a.SetNamespace(c.info.Namespace)
-		obj, err := fm.Apply(live, applied, manager, force)
-		if err != nil {
-			c.fail(err)
-			return
-		}
-		created, err := c.createObject(obj, func(obj runtime.Object) (runtime.Object, error) { return obj, nil })
-		if err != nil {
-			c.fail(err)
-			return
-		}
-		c.respond(http.StatusCreated, created)
-		return
-	}
-	updated, err := c.mutate(func(current runtime.Object) (runtime.Object, error) {
-		return fm.Apply(current, applied, manager, force)
-	})
+	obj, code, err := c.applyTo(fm, applied, manager, force)
 	if err != nil {
 		c.fail(err)
 		return
 	}
-	c.respond(http.StatusOK, updated)
+	c.respond(code, obj)
 }
 
 // appliedJSON converts an applied configuration (YAML or JSON) to JSON.

@@ -225,6 +225,16 @@ type NextFunc func(current runtime.Object) (runtime.Object, error)
 // admission and validation run, and the result is written with
 // compare-and-swap (or only computed, in a dry run).
 func (c *call) mutate(next NextFunc) (runtime.Object, error) {
+	var cached runtime.Object
+	if !c.dryRun() {
+		cached, _ = c.cache.Get(c.key())
+	}
+	return c.mutateFrom(cached, next)
+}
+
+// mutateFrom is mutate starting from cached, a possibly stale copy of the
+// object (nil: read it from etcd).
+func (c *call) mutateFrom(cached runtime.Object, next NextFunc) (runtime.Object, error) {
 	key := c.key()
 	var finish func(bool)
 	settle := func(stored bool) {
@@ -264,7 +274,6 @@ func (c *call) mutate(next NextFunc) (runtime.Object, error) {
 		settle(false)
 		return obj, err
 	}
-	cached, _ := c.cache.Get(key)
 	obj, err := c.s.cfg.Store.GuaranteedUpdate(c.ctx, key, cached, try)
 	settle(err == nil)
 	if err != nil {
