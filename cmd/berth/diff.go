@@ -86,7 +86,7 @@ cluster error.`,
 			if kubeconfig == "" {
 				res, err = r.Compare(opts)
 			} else {
-				res, err = liveDiff(cmd, r, kubeconfig, diff.LiveOptions{Options: opts, Source: source})
+				res, err = liveDiff(cmd, r, !cmd.Flags().Changed("path"), kubeconfig, diff.LiveOptions{Options: opts, Source: source})
 			}
 			if err != nil {
 				return usageError{err}
@@ -105,7 +105,7 @@ cluster error.`,
 	f.StringVar(&repo, "repo", ".", "the repository's work tree")
 	f.StringVar(&base, "base", "", "the revision merged into (default: the first of origin/main, main, HEAD)")
 	f.StringVar(&head, "head", "", "the revision to merge (default: the work tree's files, uncommitted changes included)")
-	f.StringVar(&path, "path", ".", "the directory of the repository the GitSource syncs (spec.path)")
+	f.StringVar(&path, "path", ".", "the directory of the repository the GitSource syncs (default: with --kubeconfig the --source's spec.path, else the root)")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "compare with the live cluster of this kubeconfig (server-side dry run) instead of --base")
 	f.StringVar(&source, "source", "kube-system/repo", "the GitSource (namespace/name) whose labelled objects would be pruned (with --kubeconfig)")
 	f.StringVarP(&namespace, "namespace", "n", "", "namespace of namespaced objects that set none (default: the --source's namespace)")
@@ -117,11 +117,22 @@ cluster error.`,
 // errChanges is diff's exit 1: the changes were already printed.
 var errChanges = errors.New("merging would change the cluster")
 
-// liveDiff compares the head of r with the cluster of kubeconfig.
-func liveDiff(cmd *cobra.Command, r diff.Repo, kubeconfig string, opts diff.LiveOptions) (*diff.Result, error) {
+// liveDiff compares the head of r with the cluster of kubeconfig; with
+// sourcePath, r's path is the GitSource's spec.path when the source exists.
+func liveDiff(cmd *cobra.Command, r diff.Repo, sourcePath bool, kubeconfig string, opts diff.LiveOptions) (*diff.Result, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("reading the kubeconfig %s: %w", kubeconfig, err)
+	}
+	if sourcePath {
+		p, found, err := diff.SourcePath(cmd.Context(), cfg, opts.Source)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			r.Path = p
+			opts.PolicyDir = r.PolicyDir()
+		}
 	}
 	head, err := r.OpenHead(opts.Options)
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
 
+	berthv1alpha1 "github.com/berth-io/berth/api/berth/v1alpha1"
 	"github.com/berth-io/berth/policies"
 	"github.com/berth-io/berth/policies/published"
 	"github.com/berth-io/berth/reconciler/gitsync"
@@ -58,7 +59,8 @@ func (o LiveOptions) source() (string, string, error) {
 // berth-gitsync, forced, with the source's label and file annotation)
 // with dryRun=All, and the server's answer is compared with the live
 // object; live objects carrying the source's label that head no longer has
-// are what the sync would prune. RBAC compares the policy the API server
+// are what the sync would prune (unless the GitSource, if it exists, has
+// spec.prune false). RBAC compares the policy the API server
 // has in force with head's; capacity places the new pods on the live
 // nodes. Options.Namespace defaults to the source's namespace.
 func Live(ctx context.Context, cfg *rest.Config, head *validate.Report, opts LiveOptions) (*Result, error) {
@@ -124,9 +126,15 @@ func Live(ctx context.Context, cfg *rest.Config, head *validate.Report, opts Liv
 		}
 	}
 
-	labelled, err := cl.labelled(ctx, label)
+	src, err := getSource(ctx, cl.dynamic, srcNS, srcName)
 	if err != nil {
 		return nil, err
+	}
+	var labelled []*unstructured.Unstructured
+	if src == nil || src.Spec.PruneEnabled() {
+		if labelled, err = cl.labelled(ctx, label); err != nil {
+			return nil, err
+		}
 	}
 	for _, u := range labelled {
 		e := n.liveEntry(u)
@@ -151,6 +159,40 @@ func Live(ctx context.Context, cfg *rest.Config, head *validate.Report, opts Liv
 		return nil, err
 	}
 	return r, nil
+}
+
+// SourcePath is spec.path of GitSource source ("namespace/name") in the
+// cluster cfg points at; found is false when there is no such source.
+func SourcePath(ctx context.Context, cfg *rest.Config, source string) (path string, found bool, err error) {
+	ns, name, err := LiveOptions{Source: source}.source()
+	if err != nil {
+		return "", false, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return "", false, err
+	}
+	src, err := getSource(ctx, dyn, ns, name)
+	if err != nil || src == nil {
+		return "", false, err
+	}
+	return src.Spec.Path, true, nil
+}
+
+// getSource reads GitSource ns/name; nil when there is none.
+func getSource(ctx context.Context, dyn dynamic.Interface, ns, name string) (*berthv1alpha1.GitSource, error) {
+	u, err := dyn.Resource(berthv1alpha1.SchemeGroupVersion.WithResource("gitsources")).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading GitSource %s/%s: %w", ns, name, err)
+	}
+	src := &berthv1alpha1.GitSource{}
+	if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(u.Object, src); err != nil {
+		return nil, fmt.Errorf("reading GitSource %s/%s: %w", ns, name, err)
+	}
+	return src, nil
 }
 
 // cluster holds the clients of Live.

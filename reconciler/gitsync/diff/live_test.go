@@ -129,6 +129,20 @@ func TestLiveDryRunShowsHandChangesAndPrunesOnlyLabelledObjects(t *testing.T) {
 	if strings.Join(perms, "\n") != strings.Join(want, "\n") || res.RBAC.Note != "" {
 		t.Errorf("RBAC changes against the policy in force:\n%s\nwant\n%s\n%s", strings.Join(perms, "\n"), strings.Join(want, "\n"), res.RBAC.Note)
 	}
+
+	// A source with spec.prune false deletes nothing.
+	createSource(t, ctx, s, "kube-system", "keep", false)
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kept", Namespace: "demo", Labels: map[string]string{gitsync.SourceLabel: "kube-system.keep"}}}
+	if _, err := s.Admin.CoreV1().ConfigMaps("demo").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = Live(ctx, s.AdminConfig, head, LiveOptions{Source: "kube-system/keep"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := res.Count(Deleted); n != 0 {
+		t.Errorf("a source that does not prune would delete %d objects: %+v", n, res.Objects)
+	}
 }
 
 const carolPolicy = `apiVersion: rbac.authorization.k8s.io/v1
@@ -148,20 +162,7 @@ roleRef:
 // binding named binding.
 func publishPolicies(t *testing.T, ctx context.Context, s *servertest.Server, namespace, name string, files map[string][]byte, binding string) {
 	t.Helper()
-	dyn, err := dynamic.NewForConfig(s.AdminConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := gitsync.RepoSource("/nowhere", ".", "main", "default")
-	src.Name, src.Namespace = name, namespace
-	obj, err := k8sruntime.DefaultUnstructuredConverter.ToUnstructured(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gvr := berthv1alpha1.SchemeGroupVersion.WithResource("gitsources")
-	if _, err := dyn.Resource(gvr).Namespace(namespace).Create(ctx, &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	createSource(t, ctx, s, namespace, name, true)
 	if err := published.Publish(ctx, s.Admin, published.SourceName(namespace, name), files); err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +190,26 @@ func publishPolicies(t *testing.T, ctx context.Context, s *servertest.Server, na
 			t.Fatalf("the API server does not serve the policy of %s/%s", namespace, name)
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+}
+
+// createSource creates GitSource namespace/name (for its policies and
+// spec.prune; nothing syncs it).
+func createSource(t *testing.T, ctx context.Context, s *servertest.Server, namespace, name string, prune bool) {
+	t.Helper()
+	dyn, err := dynamic.NewForConfig(s.AdminConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := gitsync.RepoSource("/nowhere", ".", "main", "default")
+	src.Name, src.Namespace, src.Spec.Prune = name, namespace, &prune
+	obj, err := k8sruntime.DefaultUnstructuredConverter.ToUnstructured(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gvr := berthv1alpha1.SchemeGroupVersion.WithResource("gitsources")
+	if _, err := dyn.Resource(gvr).Namespace(namespace).Create(ctx, &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }
 
