@@ -61,7 +61,7 @@ func (m *fieldManagers) For(k *registry.Kind, subresource string) (*managedfield
 	if m.hasSchema(k) {
 		converter = m.converter
 	}
-	fm, err := managedfields.NewDefaultFieldManager(converter, m.scheme, m.defaulter, m.scheme, k.GVK, k.GVK.GroupVersion(), subresource, resetFields(k, subresource))
+	fm, err := managedfields.NewDefaultFieldManager(converter, sharingConvertor{m.scheme}, m.defaulter, m.scheme, k.GVK, k.GVK.GroupVersion(), subresource, resetFields(k, subresource))
 	if err != nil {
 		return nil, err
 	}
