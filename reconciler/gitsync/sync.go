@@ -356,8 +356,9 @@ func (c *Controller) writeStatus(ctx context.Context, a *attempt, applied []Appl
 	drifted := metav1.Condition{Type: berthv1alpha1.ConditionDrifted, Status: metav1.ConditionFalse, Reason: ReasonNoDrift, Message: "the live objects match git", ObservedGeneration: gen}
 	if len(s.Drift) > 0 {
 		drifted.Status, drifted.Reason = metav1.ConditionTrue, ReasonDrifted
-		drifted.Message = fmt.Sprintf("%d fields differ from git, first: %s %s: %s → %s by %s", len(s.Drift),
-			s.Drift[0].Kind, nsName(s.Drift[0].Namespace, s.Drift[0].Name), s.Drift[0].Git, s.Drift[0].Live, s.Drift[0].By)
+		first := s.Drift[0]
+		drifted.Message = fmt.Sprintf("%s from git; first: %s %s %s: %s → %s by %s", count(len(s.Drift), "field differs"),
+			first.Kind, nsName(first.Namespace, first.Name), first.Field, first.Git, first.Live, first.By)
 	}
 	meta.SetStatusCondition(&s.Conditions, drifted)
 	meta.SetStatusCondition(&s.Conditions, readyCondition(a.synced, healthy, gen))
@@ -476,10 +477,14 @@ func acceptsForcePush(src *berthv1alpha1.GitSource, commit string) bool {
 	return len(v) >= 7 && strings.HasPrefix(commit, v)
 }
 
-// count is "1 error", "2 errors".
+// count is "1 error", "2 errors"; a phrase with a verb agrees too:
+// "1 field differs", "2 fields differ".
 func count(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
+	}
+	if word, verb, ok := strings.Cut(noun, " "); ok {
+		return fmt.Sprintf("%d %ss %s", n, word, strings.TrimSuffix(verb, "s"))
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }
