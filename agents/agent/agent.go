@@ -133,7 +133,11 @@ func Run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("agent: %w", err)
 		}
 		layout := runtime.NewLayout(cfg.DataDir)
-		if err := runtime.WriteCNIConfig(layout.CNIConfDir, runtime.Network{Name: cfg.NetworkName, Bridge: cfg.Bridge, PodCIDR: podCIDR, IPAMDir: layout.IPAMDir}); err != nil {
+		network := runtime.Network{Name: cfg.NetworkName, Bridge: cfg.Bridge, PodCIDR: podCIDR, IPAMDir: layout.IPAMDir, ClusterCIDR: cfg.Network.ClusterCIDR}
+		if err := runtime.WriteCNIConfig(layout.CNIConfDir, network); err != nil {
+			return fmt.Errorf("agent: pod network: %w", err)
+		}
+		if err := runtime.EnsureMasquerade(network); err != nil {
 			return fmt.Errorf("agent: pod network: %w", err)
 		}
 		if err := runtime.WaitNetworkReady(ctx, address, 30*time.Second); err != nil {

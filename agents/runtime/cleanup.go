@@ -25,7 +25,8 @@ import (
 // Cleanup tears down what the agent set up on this node (berth agent
 // --cleanup): it starts the managed containerd, stops and removes every CRI
 // pod sandbox and container, stops containerd, deletes the pod network's
-// bridge and the CNI iptables rules and chains tagged with its name, removes
+// bridge, its masquerade table and the CNI iptables rules and chains tagged
+// with its name (left by older conflists with ipMasq), removes
 // the pod cgroups below cfg.CgroupParent and the runtime state under the
 // agent dir (containerd state, runc state, IP allocations, CNI config,
 // sockets). Images stay. Cleanup is idempotent: a second run finds nothing
@@ -62,6 +63,9 @@ func Cleanup(ctx context.Context, cfg Config) error {
 	}
 	for _, n := range networks {
 		if err := removeCNIRules(ctx, n.Name, log); err != nil {
+			errs = append(errs, err)
+		}
+		if err := RemoveMasquerade(n.Name); err != nil {
 			errs = append(errs, err)
 		}
 		if err := removeLink(n.Bridge); err != nil {

@@ -32,6 +32,10 @@ type Network struct {
 	PodCIDR string
 	// IPAMDir is where host-local records allocated addresses (Layout.IPAMDir).
 	IPAMDir string
+	// ClusterCIDR is the pod network of the whole cluster: EnsureMasquerade
+	// masquerades pod traffic to addresses outside it (default: PodCIDR).
+	// The conflist does not use it.
+	ClusterCIDR string
 }
 
 // conflistName is the file WriteCNIConfig writes in the conf dir.
@@ -57,8 +61,10 @@ func WriteCNIConfig(dir string, n Network) error {
 }
 
 // Conflist renders the CNI network configuration list of n: a bridge with
-// the pods' gateway, masquerading and hairpin mode, host-local IPAM over the
-// pod CIDR with a default route, and portmap for hostPorts.
+// the pods' gateway and hairpin mode, host-local IPAM over the pod CIDR with
+// a default route, and portmap for hostPorts. The bridge does not
+// masquerade (its per-pod iptables chains serialise pod creation):
+// EnsureMasquerade's one nftables rule does.
 func Conflist(n Network) ([]byte, error) {
 	if n.Name == "" {
 		n.Name = DefaultNetworkName
@@ -92,7 +98,7 @@ func Conflist(n Network) ([]byte, error) {
 				"type":        "bridge",
 				"bridge":      n.Bridge,
 				"isGateway":   true,
-				"ipMasq":      true,
+				"ipMasq":      false,
 				"hairpinMode": true,
 				"ipam": obj{
 					"type":    "host-local",

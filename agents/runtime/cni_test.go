@@ -19,7 +19,7 @@ func TestConflistIsBridgeWithHostLocalAndPortmap(t *testing.T) {
 		t.Fatal(err)
 	}
 	json.Unmarshal([]byte(`{"cniVersion":"1.0.0","name":"berth","plugins":[
-		{"type":"bridge","bridge":"berth0","isGateway":true,"ipMasq":true,"hairpinMode":true,
+		{"type":"bridge","bridge":"berth0","isGateway":true,"ipMasq":false,"hairpinMode":true,
 		 "ipam":{"type":"host-local","ranges":[[{"subnet":"10.244.3.0/24"}]],"routes":[{"dst":"0.0.0.0/0"}],"dataDir":"/var/lib/berth/agent/cni/ipam"}},
 		{"type":"portmap","capabilities":{"portMappings":true}}]}`), &want)
 	if !reflect.DeepEqual(got, want) {

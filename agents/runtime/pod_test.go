@@ -107,6 +107,9 @@ func startNode(t testing.TB) *node {
 	if err := WriteCNIConfig(c.Layout().CNIConfDir, n.network); err != nil {
 		t.Fatal(err)
 	}
+	if err := EnsureMasquerade(n.network); err != nil {
+		t.Fatal(err)
+	}
 	if err := WaitNetworkReady(ctx, c.Address(), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -334,6 +337,9 @@ func assertNodeClean(t *testing.T, n *node, containerdPID int) {
 				t.Errorf("iptables %s rule left: %s", table, line)
 			}
 		}
+	}
+	if tables := masqueradeTables(t, n.network.Name); len(tables) != 0 {
+		t.Errorf("masquerade tables left: %v", tables)
 	}
 	mounts, err := cgroupMounts()
 	if err != nil || len(mounts) == 0 {
