@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/berth-io/berth/internal/yamlpath"
 )
 
 // policyObject is one of the four RBAC kinds.
@@ -46,7 +47,7 @@ func (d *document) name() string {
 	return objectName(d.kind, d.obj.GetNamespace(), d.obj.GetName())
 }
 
-// fieldLine is the line of the field at path in d (see locate); want, if
+// fieldLine is the line of the field at path in d (see yamlpath.LocateFound); want, if
 // not nil, picks among the elements of a list. The YAML is parsed for
 // positions only here, when a problem needs one: most documents have none.
 func (d *document) fieldLine(path string, want func(*yamlv3.Node) bool) int {
@@ -60,7 +61,8 @@ func (d *document) fieldLine(path string, want func(*yamlv3.Node) bool) int {
 	if d.root == nil {
 		return d.line
 	}
-	return d.offset + locate(d.root, parsePath(path), d.root.Line, want)
+	mark, _ := yamlpath.LocateFound(d.root, yamlpath.Parse(path), d.root, want)
+	return d.offset + mark.Line
 }
 
 // problem is a Problem with the field at path of d.
@@ -198,7 +200,7 @@ func (d *document) decodeProblem(err error) Problem {
 	}
 	got, _, _ := strings.Cut(te.Value, " ")
 	line := d.fieldLine(te.Field, func(n *yamlv3.Node) bool { return jsonKind(n) == got })
-	message := fmt.Sprintf("must be %s, not %s", typeWord(te.Type), got)
+	message := fmt.Sprintf("must be %s, not %s", yamlpath.TypeWord(te.Type), got)
 	if got == "bool" {
 		message += ` (quote values such as "n", "no", "on" or "off", which YAML reads as booleans)`
 	}
@@ -257,96 +259,6 @@ func lastLine(data []byte) int {
 	return bytes.Count(bytes.TrimRight(data, " \t\r\n"), []byte("\n")) + 1
 }
 
-// segment is one step of a field path: a key, or an index when index >= 0.
-type segment struct {
-	key   string
-	index int
-}
-
-// parsePath splits a field path as field.Path and encoding/json write it:
-// "rules[0].verbs", "metadata.labels[app.kubernetes.io/name]".
-func parsePath(p string) []segment {
-	var segs []segment
-	for p != "" {
-		switch p[0] {
-		case '.':
-			p = p[1:]
-		case '[':
-			end := strings.IndexByte(p, ']')
-			if end < 0 {
-				end = len(p)
-			}
-			inner := p[1:end]
-			if i, err := strconv.Atoi(inner); err == nil {
-				segs = append(segs, segment{index: i})
-			} else {
-				segs = append(segs, segment{key: inner, index: -1})
-			}
-			p = p[min(end+1, len(p)):]
-		default:
-			end := strings.IndexAny(p, ".[")
-			if end < 0 {
-				end = len(p)
-			}
-			segs = append(segs, segment{key: p[:end], index: -1})
-			p = p[end:]
-		}
-	}
-	return segs
-}
-
-// locate returns the line of the field at segs below n: the line of its key,
-// or of the deepest enclosing field present when the field itself is missing
-// (a required field points at its parent). at is the line of n's own key.
-// A key segment applied to a list (encoding/json's type errors name fields
-// without indices) picks the first element where want accepts the field
-// found, or else the first element where the field exists.
-func locate(n *yamlv3.Node, segs []segment, at int, want func(*yamlv3.Node) bool) int {
-	line, _ := locateScored(n, segs, at, want)
-	return line
-}
-
-// How well locateScored found a field.
-const (
-	missing  = iota // not found: the line is an ancestor's
-	found           // found, but want rejects it
-	accepted        // found and accepted
-)
-
-func locateScored(n *yamlv3.Node, segs []segment, at int, want func(*yamlv3.Node) bool) (int, int) {
-	if n.Kind == yamlv3.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	if len(segs) == 0 {
-		if want == nil || want(n) {
-			return at, accepted
-		}
-		return at, found
-	}
-	seg := segs[0]
-	switch {
-	case n.Kind == yamlv3.MappingNode && seg.index < 0:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == seg.key {
-				return locateScored(n.Content[i+1], segs[1:], n.Content[i].Line, want)
-			}
-		}
-	case n.Kind == yamlv3.SequenceNode && seg.index >= 0:
-		if seg.index < len(n.Content) {
-			return locateScored(n.Content[seg.index], segs[1:], n.Content[seg.index].Line, want)
-		}
-	case n.Kind == yamlv3.SequenceNode:
-		best, bestScore := at, missing
-		for _, c := range n.Content {
-			if line, score := locateScored(c, segs, c.Line, want); score > bestScore {
-				best, bestScore = line, score
-			}
-		}
-		return best, bestScore
-	}
-	return at, missing
-}
-
 // jsonKind names the JSON type a YAML node decodes to, as
 // json.UnmarshalTypeError.Value does.
 func jsonKind(n *yamlv3.Node) string {
@@ -368,42 +280,10 @@ func jsonKind(n *yamlv3.Node) string {
 		case "!!null":
 			return "null"
 		}
-		if n.Style == 0 && yaml11Bools[n.Value] {
+		if _, ok := yamlpath.YAML11Bool(n.Value); ok && n.Style == 0 {
 			return "bool"
 		}
 		return "string"
 	}
 	return ""
-}
-
-// yaml11Bools are the plain scalars YAML 1.1 (sigs.k8s.io/yaml, kubectl)
-// reads as booleans where YAML 1.2 (yaml.v3) reads strings.
-var yaml11Bools = map[string]bool{
-	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true,
-	"n": true, "N": true, "no": true, "No": true, "NO": true,
-	"on": true, "On": true, "ON": true, "off": true, "Off": true, "OFF": true,
-}
-
-// typeWord names a Go type as a YAML author thinks of it.
-func typeWord(t reflect.Type) string {
-	if t == nil {
-		return "a value"
-	}
-	switch t.Kind() {
-	case reflect.Slice, reflect.Array:
-		return "a list"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
-		reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Pointer:
-		return typeWord(t.Elem())
-	}
-	return "a " + t.String()
 }

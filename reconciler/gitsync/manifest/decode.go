@@ -4,13 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 
 	yamlv3 "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	sigsjson "sigs.k8s.io/json"
+
+	"github.com/berth-io/berth/internal/yamlpath"
 )
 
 // Decode reads o strictly into into, a typed object such as
@@ -61,17 +62,17 @@ func (o *Object) decodeError(err error) Error {
 	got, _, _ := strings.Cut(te.Value, " ")
 	pos, fieldPath := o.Pos, te.Field
 	if node := o.node(); node != nil {
-		mark, found := locateFound(node, parsePath(te.Field), node, func(n *yamlv3.Node) bool { return jsonKind(n) == got })
+		mark, found := yamlpath.LocateFound(node, yamlpath.Parse(te.Field), node, func(n *yamlv3.Node) bool { return jsonKind(n) == got })
 		pos = Position{File: o.Pos.File, Line: mark.Line, Column: mark.Column}
 		if p, ok := pathTo(node, mark, ""); found && ok && p != "" {
 			fieldPath = p // encoding/json leaves out list indices
 		}
 	}
-	message := fmt.Sprintf("must be %s, not %s", typeWord(te.Type), jsonWord(got))
-	if got == "bool" && typeWord(te.Type) == "a string" {
+	message := fmt.Sprintf("must be %s, not %s", yamlpath.TypeWord(te.Type), jsonWord(got))
+	if got == "bool" && yamlpath.TypeWord(te.Type) == "a string" {
 		message += ` (quote values such as "yes", "no", "on" or "off", which YAML reads as booleans)`
 	}
-	if got == "number" && typeWord(te.Type) == "a string" {
+	if got == "number" && yamlpath.TypeWord(te.Type) == "a string" {
 		message += " (quote it)"
 	}
 	return Error{Pos: pos, Object: o.String(), Field: fieldPath, Message: message}
@@ -114,37 +115,6 @@ func jsonWord(kind string) string {
 		return "a number"
 	}
 	return "a " + kind
-}
-
-// typeWord names a Go type as a YAML author thinks of it.
-func typeWord(t reflect.Type) string {
-	if t == nil {
-		return "a value"
-	}
-	switch t.Kind() {
-	case reflect.Slice, reflect.Array:
-		return "a list"
-	case reflect.Map, reflect.Struct:
-		if t.String() == "resource.Quantity" || t.String() == "intstr.IntOrString" {
-			return "a number or a string"
-		}
-		if t.String() == "v1.Time" || t.String() == "v1.MicroTime" {
-			return "a timestamp string"
-		}
-		return "an object"
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Pointer:
-		return typeWord(t.Elem())
-	}
-	return "a " + t.String()
 }
 
 // quantityMaps are the fields whose values are maps of resource

@@ -7,6 +7,8 @@ import (
 	yamlv3 "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/berth-io/berth/internal/yamlpath"
 )
 
 // Position is a place in the repository: a file and a 1-based line and
@@ -111,7 +113,7 @@ func (o *Object) FieldPosition(path string) Position {
 	if node == nil {
 		return o.Pos
 	}
-	n := locate(node, parsePath(path), node)
+	n := yamlpath.Locate(node, yamlpath.Parse(path), node)
 	return Position{File: o.Pos.File, Line: n.Line, Column: n.Column}
 }
 
