@@ -21,44 +21,61 @@ import (
 // GitTreeFS is the file system of a git tree (a commit's Tree()), for
 // Render. Directories and files are read from the object store as they
 // are opened; symbolic links and submodules are listed but are not regular
-// files, so Render leaves them out. Modification times are zero. It is
-// safe for concurrent use: go-git's trees and object stores are not, so
-// reads of the store take turns.
+// files, so Render leaves them out. Modification times are zero. Each
+// directory is decoded once and kept, with an index of its entries by
+// name, so reading every file of a large directory costs one decode, not
+// one per file. It is safe for concurrent use: go-git's trees and object
+// stores are not, so reads of the store take turns.
 func GitTreeFS(t *object.Tree) fs.FS {
-	return gitTree{root: t, mu: &sync.Mutex{}}
+	return &gitTree{dirs: map[string]*gitDir{".": newGitDir(t)}}
 }
 
 type gitTree struct {
-	root *object.Tree
-	mu   *sync.Mutex // guards every use of root and its object store
+	mu   sync.Mutex         // guards dirs and every use of the object store
+	dirs map[string]*gitDir // the directories decoded so far, by path; "." is the root
 }
 
 var (
-	_ fs.ReadFileFS = gitTree{}
-	_ fs.ReadDirFS  = gitTree{}
-	_ fs.StatFS     = gitTree{}
+	_ fs.ReadFileFS = (*gitTree)(nil)
+	_ fs.ReadDirFS  = (*gitTree)(nil)
+	_ fs.StatFS     = (*gitTree)(nil)
 )
 
+// gitDir is a decoded directory of a gitTree.
+type gitDir struct {
+	tree    *object.Tree
+	byName  map[string]*object.TreeEntry
+	entries []fs.DirEntry // sorted by name; nil until first listed
+}
+
+func newGitDir(t *object.Tree) *gitDir {
+	byName := make(map[string]*object.TreeEntry, len(t.Entries))
+	for i := range t.Entries {
+		byName[t.Entries[i].Name] = &t.Entries[i]
+	}
+	return &gitDir{tree: t, byName: byName}
+}
+
 // Open opens the file or directory name.
-func (g gitTree) Open(name string) (fs.File, error) {
+func (g *gitTree) Open(name string) (fs.File, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if name == "." {
-		return &treeDir{info: treeInfo{name: ".", mode: filemode.Dir}, tree: g.root, mu: g.mu}, nil
+		return &treeDir{info: treeInfo{name: ".", mode: filemode.Dir}, dir: g.dirs["."], fsys: g}, nil
 	}
-	e, err := g.entry("open", name)
+	parent, e, err := g.lookup("open", name)
 	if err != nil {
 		return nil, err
 	}
-	info := treeInfo{name: path.Base(name), mode: e.Mode}
+	info := treeInfo{name: e.Name, mode: e.Mode}
 	if e.Mode == filemode.Dir {
-		t, err := g.root.Tree(name)
+		d, err := g.dir(name, parent, e)
 		if err != nil {
 			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 		}
-		return &treeDir{info: info, tree: t, mu: g.mu}, nil
+		return &treeDir{info: info, dir: d, fsys: g}, nil
 	}
-	data, err := g.blob(name, e)
+	data, err := blob(parent, e)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
@@ -67,17 +84,17 @@ func (g gitTree) Open(name string) (fs.File, error) {
 }
 
 // ReadFile reads the file name.
-func (g gitTree) ReadFile(name string) ([]byte, error) {
+func (g *gitTree) ReadFile(name string) ([]byte, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	e, err := g.entry("read", name)
+	parent, e, err := g.lookup("read", name)
 	if err != nil {
 		return nil, err
 	}
 	if e.Mode == filemode.Dir {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: errors.New("is a directory")}
 	}
-	data, err := g.blob(name, e)
+	data, err := blob(parent, e)
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
 	}
@@ -85,86 +102,112 @@ func (g gitTree) ReadFile(name string) ([]byte, error) {
 }
 
 // ReadDir lists directory name, sorted by name.
-func (g gitTree) ReadDir(name string) ([]fs.DirEntry, error) {
+func (g *gitTree) ReadDir(name string) ([]fs.DirEntry, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	t := g.root
+	d := g.dirs["."]
 	if name != "." {
-		e, err := g.entry("readdir", name)
+		parent, e, err := g.lookup("readdir", name)
 		if err != nil {
 			return nil, err
 		}
 		if e.Mode != filemode.Dir {
 			return nil, &fs.PathError{Op: "readdir", Path: name, Err: errors.New("not a directory")}
 		}
-		if t, err = g.root.Tree(name); err != nil {
+		if d, err = g.dir(name, parent, e); err != nil {
 			return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
 		}
 	}
-	return dirEntries(t, g.mu), nil
+	return slices.Clone(g.list(d)), nil
 }
 
 // Stat describes name without following symbolic links (a git tree's links
 // may point outside it).
-func (g gitTree) Stat(name string) (fs.FileInfo, error) {
+func (g *gitTree) Stat(name string) (fs.FileInfo, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if name == "." {
 		return treeInfo{name: ".", mode: filemode.Dir}, nil
 	}
-	e, err := g.entry("stat", name)
+	parent, e, err := g.lookup("stat", name)
 	if err != nil {
 		return nil, err
 	}
-	return infoOf(g.root, e), nil
+	return infoOf(parent, e), nil
 }
 
-// infoOf describes the entry e of tree t; the caller holds the lock.
-func infoOf(t *object.Tree, e *object.TreeEntry) treeInfo {
-	info := treeInfo{name: e.Name, mode: e.Mode}
-	if e.Mode.IsFile() {
-		if f, err := t.TreeEntryFile(e); err == nil {
-			info.size = f.Size
-		}
-	}
-	return info
-}
-
-// treeEntry is the fs.DirEntry of a tree entry; Info reads the size of a
-// file from the object store.
-type treeEntry struct {
-	tree  *object.Tree
-	entry object.TreeEntry
-	mu    *sync.Mutex
-}
-
-func (d treeEntry) Name() string      { return d.entry.Name }
-func (d treeEntry) IsDir() bool       { return d.entry.Mode == filemode.Dir }
-func (d treeEntry) Type() fs.FileMode { return treeInfo{mode: d.entry.Mode}.Mode().Type() }
-func (d treeEntry) Info() (fs.FileInfo, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return infoOf(d.tree, &d.entry), nil
-}
-
-// entry finds name's tree entry.
-func (g gitTree) entry(op, name string) (*object.TreeEntry, error) {
+// lookup finds name's entry and the directory that holds it, decoding the
+// directories on the way that are not yet; name is not ".". The caller
+// holds the lock.
+func (g *gitTree) lookup(op, name string) (*gitDir, *object.TreeEntry, error) {
 	if !fs.ValidPath(name) {
-		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+		return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
 	}
-	e, err := g.root.FindEntry(name)
+	parent, err := g.dirAt(path.Dir(name))
 	if err != nil {
-		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+		return nil, nil, &fs.PathError{Op: op, Path: name, Err: err}
 	}
-	return e, nil
+	e, ok := parent.byName[path.Base(name)]
+	if !ok {
+		return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+	}
+	return parent, e, nil
 }
 
-// blob reads the content of a file entry.
-func (g gitTree) blob(name string, e *object.TreeEntry) ([]byte, error) {
+// dirAt returns the decoded directory p, or fs.ErrNotExist if p is not a
+// directory of the tree. The caller holds the lock.
+func (g *gitTree) dirAt(p string) (*gitDir, error) {
+	if d, ok := g.dirs[p]; ok {
+		return d, nil
+	}
+	parent, err := g.dirAt(path.Dir(p))
+	if err != nil {
+		return nil, err
+	}
+	e, ok := parent.byName[path.Base(p)]
+	if !ok || e.Mode != filemode.Dir {
+		return nil, fs.ErrNotExist
+	}
+	return g.dir(p, parent, e)
+}
+
+// dir returns directory p, the entry e of parent, decoding it on first
+// use. The caller holds the lock.
+func (g *gitTree) dir(p string, parent *gitDir, e *object.TreeEntry) (*gitDir, error) {
+	if d, ok := g.dirs[p]; ok {
+		return d, nil
+	}
+	t, err := parent.tree.Tree(e.Name)
+	if err != nil {
+		return nil, err
+	}
+	d := newGitDir(t)
+	g.dirs[p] = d
+	return d, nil
+}
+
+// list returns d's entries sorted by name; callers must not modify them.
+// git keeps a tree's entries sorted with directories compared as "name/";
+// fs wants plain name order, so they are sorted again. The caller holds
+// the lock.
+func (g *gitTree) list(d *gitDir) []fs.DirEntry {
+	if d.entries == nil {
+		d.entries = make([]fs.DirEntry, len(d.tree.Entries))
+		for i := range d.tree.Entries {
+			d.entries[i] = treeEntry{dir: d, entry: &d.tree.Entries[i], mu: &g.mu}
+		}
+		slices.SortFunc(d.entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	}
+	return d.entries
+}
+
+// blob reads the content of the file entry e of d; the caller holds the
+// lock. The content is read straight into a buffer of the blob's size.
+func blob(d *gitDir, e *object.TreeEntry) ([]byte, error) {
 	if e.Mode == filemode.Submodule {
 		return nil, errors.New("is a submodule")
 	}
-	f, err := g.root.TreeEntryFile(e)
+	f, err := d.tree.TreeEntryFile(e)
 	if err != nil {
 		return nil, err
 	}
@@ -173,19 +216,41 @@ func (g gitTree) blob(name string, e *object.TreeEntry) ([]byte, error) {
 		return nil, err
 	}
 	defer r.Close()
-	return io.ReadAll(r)
+	data := make([]byte, f.Size)
+	if _, err := io.ReadFull(r, data); err != nil {
+		return nil, err
+	}
+	return data, nil
 }
 
-// dirEntries lists t's entries as fs.DirEntry values. git keeps a tree's
-// entries sorted with directories compared as "name/"; fs wants plain
-// name order, so they are sorted again.
-func dirEntries(t *object.Tree, mu *sync.Mutex) []fs.DirEntry {
-	out := make([]fs.DirEntry, len(t.Entries))
-	for i, e := range t.Entries {
-		out[i] = treeEntry{tree: t, entry: e, mu: mu}
+// infoOf describes the entry e of d; the size of a file comes from the
+// object store's header, without reading the content. The caller holds
+// the lock.
+func infoOf(d *gitDir, e *object.TreeEntry) treeInfo {
+	info := treeInfo{name: e.Name, mode: e.Mode}
+	if e.Mode.IsFile() {
+		if size, err := d.tree.Size(e.Name); err == nil {
+			info.size = size
+		}
 	}
-	slices.SortFunc(out, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	return out
+	return info
+}
+
+// treeEntry is the fs.DirEntry of a tree entry; Info reads the size of a
+// file from the object store.
+type treeEntry struct {
+	dir   *gitDir
+	entry *object.TreeEntry
+	mu    *sync.Mutex // the gitTree's
+}
+
+func (d treeEntry) Name() string      { return d.entry.Name }
+func (d treeEntry) IsDir() bool       { return d.entry.Mode == filemode.Dir }
+func (d treeEntry) Type() fs.FileMode { return treeInfo{mode: d.entry.Mode}.Mode().Type() }
+func (d treeEntry) Info() (fs.FileInfo, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return infoOf(d.dir, d.entry), nil
 }
 
 // treeInfo is the fs.FileInfo of a tree entry.
@@ -227,8 +292,8 @@ func (f *treeFile) Close() error               { return nil }
 // treeDir is an open directory of a tree.
 type treeDir struct {
 	info    treeInfo
-	tree    *object.Tree
-	mu      *sync.Mutex
+	dir     *gitDir
+	fsys    *gitTree
 	entries []fs.DirEntry
 	read    bool
 }
@@ -243,7 +308,9 @@ func (d *treeDir) Read([]byte) (int, error) {
 // ReadDir returns the next n entries, or all remaining ones for n <= 0.
 func (d *treeDir) ReadDir(n int) ([]fs.DirEntry, error) {
 	if !d.read {
-		d.entries, d.read = dirEntries(d.tree, d.mu), true
+		d.fsys.mu.Lock()
+		d.entries, d.read = slices.Clone(d.fsys.list(d.dir)), true
+		d.fsys.mu.Unlock()
 	}
 	if n <= 0 {
 		out := d.entries
