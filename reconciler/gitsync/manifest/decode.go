@@ -81,7 +81,7 @@ func (o *Object) decodeError(err error) Error {
 // jsonKind names the JSON type a YAML node decodes to, as
 // json.UnmarshalTypeError.Value does.
 func jsonKind(n *yamlv3.Node) string {
-	n = deref(n)
+	n = yamlpath.Deref(n)
 	switch n.Kind {
 	case yamlv3.MappingNode:
 		return "object"
@@ -125,19 +125,19 @@ var quantityMaps = map[string]bool{"requests": true, "limits": true, "overhead":
 // map of quantities (or is a sizeLimit) and does not parse as one; it
 // returns its key node and field path.
 func badQuantity(n *yamlv3.Node, path string) (*yamlv3.Node, string) {
-	n = deref(n)
+	n = yamlpath.Deref(n)
 	switch n.Kind {
 	case yamlv3.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := deref(n.Content[i]), deref(n.Content[i+1])
+			k, v := yamlpath.Deref(n.Content[i]), yamlpath.Deref(n.Content[i+1])
 			p := joinPath(path, k.Value)
 			if k.Value == "sizeLimit" && !isQuantity(v) {
 				return k, p
 			}
 			if quantityMaps[k.Value] && v.Kind == yamlv3.MappingNode {
 				for j := 0; j+1 < len(v.Content); j += 2 {
-					if !isQuantity(deref(v.Content[j+1])) {
-						return v.Content[j], p + "[" + deref(v.Content[j]).Value + "]"
+					if !isQuantity(yamlpath.Deref(v.Content[j+1])) {
+						return v.Content[j], p + "[" + yamlpath.Deref(v.Content[j]).Value + "]"
 					}
 				}
 			}
@@ -174,11 +174,11 @@ func joinPath(path, key string) string {
 // pathTo is the field path, with list indices, from n (at path at) to the
 // mapping key or list element target.
 func pathTo(n, target *yamlv3.Node, at string) (string, bool) {
-	n = deref(n)
+	n = yamlpath.Deref(n)
 	switch n.Kind {
 	case yamlv3.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := deref(n.Content[i])
+			k := yamlpath.Deref(n.Content[i])
 			p := joinKey(at, k.Value)
 			if n.Content[i] == target {
 				return p, true

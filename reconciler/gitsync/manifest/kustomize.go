@@ -11,6 +11,8 @@ import (
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	"github.com/berth-io/berth/internal/yamlpath"
 )
 
 // kustomizer builds kustomizations straight from the rendered file
@@ -142,7 +144,7 @@ func (f *originFinder) place(o *Object, annotation string) {
 				generator := strings.ToLower(or.ConfiguredBy.Kind[:1]) + or.ConfiguredBy.Kind[1:]
 				src := &source{file: file, data: data}
 				if docs := src.documents(); len(docs) > 0 && docs[0] != nil {
-					mark := locate(docs[0], []segment{{key: generator, index: -1}}, docs[0])
+					mark := yamlpath.Locate(docs[0], []yamlpath.Segment{yamlpath.Key(generator)}, docs[0])
 					o.Pos = Position{File: file, Line: mark.Line, Column: mark.Column}
 				}
 			}

@@ -78,7 +78,7 @@ func (o *Object) node() *yamlv3.Node {
 		if items == nil || items.Kind != yamlv3.SequenceNode || o.item >= len(items.Content) {
 			return nil
 		}
-		n = deref(items.Content[o.item])
+		n = yamlpath.Deref(items.Content[o.item])
 	}
 	return n
 }

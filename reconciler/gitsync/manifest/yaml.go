@@ -15,6 +15,8 @@ import (
 	yamlv3 "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/berth-io/berth/internal/yamlpath"
 )
 
 // maxNodes bounds the values one document may expand to through aliases
@@ -122,7 +124,7 @@ func decodeDocument(file string, n *yamlv3.Node) ([]*Object, []Error) {
 	for i, item := range items {
 		in := n
 		if itemNodes != nil && itemNodes.Kind == yamlv3.SequenceNode && i < len(itemNodes.Content) {
-			in = deref(itemNodes.Content[i])
+			in = yamlpath.Deref(itemNodes.Content[i])
 		}
 		im, ok := item.(map[string]interface{})
 		if !ok {
@@ -179,13 +181,13 @@ func newObject(file string, n *yamlv3.Node, m map[string]interface{}) (*Object, 
 
 // mapValue is the value of key in mapping n, or nil.
 func mapValue(n *yamlv3.Node, key string) *yamlv3.Node {
-	n = deref(n)
+	n = yamlpath.Deref(n)
 	if n.Kind != yamlv3.MappingNode {
 		return nil
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if deref(n.Content[i]).Value == key {
-			return deref(n.Content[i+1])
+		if yamlpath.Deref(n.Content[i]).Value == key {
+			return yamlpath.Deref(n.Content[i+1])
 		}
 	}
 	return nil
@@ -193,7 +195,7 @@ func mapValue(n *yamlv3.Node, key string) *yamlv3.Node {
 
 // fieldPos is the position of the top-level field key of mapping n.
 func fieldPos(file string, n *yamlv3.Node, key string) Position {
-	k := locate(n, []segment{{key: key, index: -1}}, n)
+	k := yamlpath.Locate(n, []yamlpath.Segment{yamlpath.Key(key)}, n)
 	return Position{File: file, Line: k.Line, Column: k.Column}
 }
 
@@ -290,7 +292,7 @@ func (c *converter) mapping(n *yamlv3.Node) map[string]interface{} {
 	// Merged keys (<<: *base) never override the mapping's own keys; the
 	// first merged mapping wins over later ones.
 	for _, m := range merges {
-		m = deref(m)
+		m = yamlpath.Deref(m)
 		sources := []*yamlv3.Node{m}
 		if m.Kind == yamlv3.SequenceNode {
 			sources = m.Content
@@ -314,7 +316,7 @@ func (c *converter) mapping(n *yamlv3.Node) map[string]interface{} {
 // key is the string form of a mapping key, as sigs.k8s.io/yaml writes a
 // non-string key into JSON.
 func (c *converter) key(k *yamlv3.Node) (string, bool) {
-	k = deref(k)
+	k = yamlpath.Deref(k)
 	if k.Kind != yamlv3.ScalarNode {
 		c.fail(k, "a mapping key must be a scalar, not a list or an object")
 		return "", false
@@ -325,7 +327,7 @@ func (c *converter) key(k *yamlv3.Node) (string, bool) {
 // firstKey is the first key node of mapping n with value key.
 func firstKey(n *yamlv3.Node, key string) *yamlv3.Node {
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if deref(n.Content[i]).Value == key {
+		if yamlpath.Deref(n.Content[i]).Value == key {
 			return n.Content[i]
 		}
 	}
@@ -353,7 +355,7 @@ func (c *converter) scalar(n *yamlv3.Node) interface{} {
 		// YAML 1.1, which kubectl reads, takes these plain words for
 		// booleans where YAML 1.2 reads strings.
 		if n.Style&(quoted|yamlv3.TaggedStyle) == 0 {
-			if b, ok := yaml11Bools[s]; ok {
+			if b, ok := yamlpath.YAML11Bool(s); ok {
 				return b
 			}
 		}
@@ -390,13 +392,6 @@ func parseInt(s string) (interface{}, bool) {
 		return float64(v), true
 	}
 	return nil, false
-}
-
-// yaml11Bools are the plain scalars YAML 1.1 (sigs.k8s.io/yaml, kubectl)
-// reads as booleans where YAML 1.2 (yaml.v3) reads strings.
-var yaml11Bools = map[string]bool{
-	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true, "on": true, "On": true, "ON": true,
-	"n": false, "N": false, "no": false, "No": false, "NO": false, "off": false, "Off": false, "OFF": false,
 }
 
 // yamlLine finds the position in a yaml.v3 error message.
