@@ -16,10 +16,11 @@ import (
 // the HTTP status to answer (201 for a creation, else 200).
 //
 // Whether the object exists is asked of the watch cache, not etcd: a
-// stale answer costs a second try (a creation that finds the key taken
-// applies to the stored object; an apply to an object etcd no longer has
-// creates it), never a wrong result. A dry run asks etcd, since no write
-// would catch a stale answer.
+// stale answer costs a second try (a creation that fails, for a taken key
+// or an applied configuration only valid as a change, applies to the
+// object if etcd has it; an apply to an object etcd no longer has creates
+// it), never a wrong result. A dry run asks etcd, since no write would
+// catch a stale answer.
 func (c *call) applyTo(fm *managedfields.FieldManager, applied runtime.Object, manager string, force bool) (runtime.Object, int, error) {
 	merge := func(current runtime.Object) (runtime.Object, error) {
 		return fm.Apply(current, applied, manager, force)
@@ -53,10 +54,17 @@ func (c *call) applyTo(fm *managedfields.FieldManager, applied runtime.Object, m
 	cached, exists := c.cache.Get(c.key())
 	if !exists {
 		obj, code, err := create()
-		if !errors.Is(err, storage.ErrExists) {
+		if err == nil {
+			return obj, code, nil
+		}
+		// The creation may have failed (taken key, or an applied
+		// configuration only valid as a change) because the cache is
+		// behind: etcd decides.
+		stored, getErr := c.s.cfg.Store.Get(c.ctx, c.key())
+		if getErr != nil {
 			return obj, code, err
 		}
-		cached = nil // the cache is behind: apply to what etcd has
+		cached = stored
 	}
 	obj, code, err := update(cached)
 	if exists && errors.Is(err, storage.ErrNotFound) {
