@@ -160,6 +160,9 @@ func (c *call) apply(data []byte) {
 // 400; Warn, the default: a warning; Ignore: the last one wins), as
 // kube-apiserver does.
 func (c *call) appliedJSON(data []byte) ([]byte, error) {
+	if plainJSON(data) {
+		return data, nil
+	}
 	out, strictErr := yaml.YAMLToJSONStrict(data)
 	if strictErr == nil {
 		return out, nil
