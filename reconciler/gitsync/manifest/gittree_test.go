@@ -2,8 +2,11 @@ package manifest
 
 import (
 	"fmt"
+	"io/fs"
+	"path"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -105,5 +108,87 @@ func TestRevisionFS(t *testing.T) {
 	}
 	if _, _, err := RevisionFS(repo, "no-such-branch"); err == nil || !strings.Contains(err.Error(), `revision "no-such-branch"`) {
 		t.Errorf("a missing revision: %v", err)
+	}
+}
+
+// TestGitTreeFSLookups reads paths through directories decoded once and
+// kept: each answer must be the same whether the directory on the way was
+// decoded already or not.
+func TestGitTreeFSLookups(t *testing.T) {
+	files := map[string]string{
+		"a.yaml":           "top\n",
+		"apps/one.yaml":    "one\n",
+		"apps/two.yaml":    "two, longer\n",
+		"apps/deep/x.yaml": "x\n",
+		"apps/deep/y/z.md": "z\n",
+	}
+	tests := []struct {
+		name, path string
+		want       string // content, or the error's text
+	}{
+		{"top-level file", "a.yaml", "top\n"},
+		{"file one level down", "apps/two.yaml", "two, longer\n"},
+		{"file three levels down", "apps/deep/y/z.md", "z\n"},
+		{"missing file in a known directory", "apps/three.yaml", "read apps/three.yaml: file does not exist"},
+		{"missing directory", "nope/x.yaml", "read nope/x.yaml: file does not exist"},
+		{"a file used as a directory", "apps/one.yaml/x", "read apps/one.yaml/x: file does not exist"},
+		{"a directory read as a file", "apps/deep", "read apps/deep: is a directory"},
+		{"invalid path", "apps/../a.yaml", "read apps/../a.yaml: invalid argument"},
+	}
+	fsys := GitTreeFS(commitTree(t, files))
+	// Twice: first with nothing decoded, then with every directory kept.
+	for round := range 2 {
+		for _, tt := range tests {
+			data, err := fs.ReadFile(fsys, tt.path)
+			got := string(data)
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("round %d, %s: ReadFile(%q) = %q, want %q", round, tt.name, tt.path, got, tt.want)
+			}
+		}
+	}
+	for name, text := range files {
+		info, err := fs.Stat(fsys, name)
+		if err != nil || info.Size() != int64(len(text)) || !info.Mode().IsRegular() {
+			t.Errorf("Stat(%q) = %v, %v; want a regular file of %d bytes", name, info, err, len(text))
+		}
+	}
+	if entries, err := fs.ReadDir(fsys, "apps"); err != nil || len(entries) != 3 {
+		t.Errorf("ReadDir(apps) = %v, %v; want deep, one.yaml, two.yaml", entries, err)
+	}
+}
+
+// TestGitTreeFSConcurrent reads a tree from many goroutines at once, as
+// Render does; run with -race it finds unguarded use of the caches.
+func TestGitTreeFSConcurrent(t *testing.T) {
+	files := map[string]string{}
+	for d := range 4 {
+		for i := range 20 {
+			files[fmt.Sprintf("d%d/f%02d.yaml", d, i)] = fmt.Sprintf("file %d %d\n", d, i)
+		}
+	}
+	fsys := GitTreeFS(commitTree(t, files))
+	var wg sync.WaitGroup
+	errs := make(chan error, len(files))
+	for name, want := range files {
+		wg.Go(func() {
+			data, err := fs.ReadFile(fsys, name)
+			if err == nil && string(data) != want {
+				err = fmt.Errorf("%s: read %q, want %q", name, data, want)
+			}
+			if err == nil {
+				_, err = fs.ReadDir(fsys, path.Dir(name))
+			}
+			if err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
