@@ -87,7 +87,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	log := cfg.Log
-	client, err := kubernetes.NewForConfig(cfg.Rest)
+	client, err := kubernetes.NewForConfig(withKubeletRateLimit(cfg.Rest))
 	if err != nil {
 		return fmt.Errorf("agent: client: %w", err)
 	}
@@ -223,6 +223,25 @@ func (cfg *Config) defaults() error {
 		cfg.CgroupRoot = runtime.DefaultCgroupParent
 	}
 	return nil
+}
+
+// Kubelet's client rate limit (its --kube-api-qps and --kube-api-burst
+// defaults). client-go's own default, 5 per second with a burst of 10,
+// queued the status updates and Service lookups of 50 pods created at once
+// for 10 s and more each.
+const (
+	kubeletQPS   = 50
+	kubeletBurst = 100
+)
+
+// withKubeletRateLimit returns a copy of c with the kubelet's rate limit
+// where c sets none (QPS 0 and no RateLimiter).
+func withKubeletRateLimit(c *rest.Config) *rest.Config {
+	c = rest.CopyConfig(c)
+	if c.QPS == 0 && c.RateLimiter == nil {
+		c.QPS, c.Burst = kubeletQPS, kubeletBurst
+	}
+	return c
 }
 
 // startRuntime starts the managed containerd (with the pause image) or
