@@ -1,9 +1,14 @@
 package runtime
 
 import (
+	"context"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // BenchmarkPodLifecycle measures the raw CRI floor of this machine: each
@@ -64,3 +69,49 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// BenchmarkSandboxesAtOnce measures the pod sandboxes of a burst: each
+// iteration runs 20 sandboxes on the bridge network at once, then stops and
+// removes them at once; it reports the p50 and p99 of RunPodSandbox and the
+// wall time of each half. It shows what the pod network costs per pod
+// (ipMasq made a per-pod iptables chain; see masquerade.go).
+func BenchmarkSandboxesAtOnce(b *testing.B) {
+	const burst = 20
+	n := startNode(b)
+	var runs []time.Duration
+	var runWall, removeWall time.Duration
+	for b.Loop() {
+		ids := make([]string, burst)
+		took := make([]time.Duration, burst)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for i := range burst {
+			wg.Go(func() {
+				t0 := time.Now()
+				ids[i], _ = n.sandbox(b, fmt.Sprintf("burst-%s-%d", randomHex(2), i))
+				took[i] = time.Since(t0)
+			})
+		}
+		wg.Wait()
+		runWall += time.Since(start)
+		runs = append(runs, took...)
+		start = time.Now()
+		for _, id := range ids {
+			wg.Go(func() {
+				if err := StopPodSandbox(context.Background(), n.rs, id); err != nil {
+					b.Errorf("StopPodSandbox %s: %v", id, err)
+				}
+				if _, err := n.rs.RemovePodSandbox(context.Background(), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id}); err != nil {
+					b.Errorf("RemovePodSandbox %s: %v", id, err)
+				}
+			})
+		}
+		wg.Wait()
+		removeWall += time.Since(start)
+	}
+	slices.Sort(runs)
+	b.ReportMetric(ms(percentile(runs, 50)), "run-p50-ms")
+	b.ReportMetric(ms(percentile(runs, 99)), "run-p99-ms")
+	b.ReportMetric(ms(runWall)/float64(b.N), "run-burst-ms")
+	b.ReportMetric(ms(removeWall)/float64(b.N), "remove-burst-ms")
+}
