@@ -110,14 +110,32 @@ func (w *worker) act(ctx context.Context, pod *corev1.Pod, gone bool, actions []
 	return false, errors.Join(errs...)
 }
 
+// startGate lets a bounded number of pods start at once.
+type startGate chan struct{}
+
+// enter waits for a place (or ctx's end) and returns how to give it back.
+func (g startGate) enter(ctx context.Context) (func(), error) {
+	select {
+	case g <- struct{}{}:
+		return func() { <-g }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // createSandbox runs a new sandbox for pod and returns its ID.
 func (k *Kubelet) createSandbox(ctx context.Context, pod *corev1.Pod, attempt uint32) (string, error) {
 	cfg := k.sandboxConfig(pod, attempt)
 	if err := os.MkdirAll(cfg.LogDirectory, 0o755); err != nil {
 		return "", fmt.Errorf("pod %s/%s: log directory: %w", pod.Namespace, pod.Name, err)
 	}
+	release, err := k.starts.enter(ctx)
+	if err != nil {
+		return "", err
+	}
 	start := time.Now()
 	resp, err := k.cfg.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
+	release()
 	if err != nil {
 		return "", fmt.Errorf("RunPodSandbox for pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	goruntime "runtime"
 	"sync"
 	"time"
 
@@ -73,6 +74,12 @@ type Config struct {
 	VolumeSyncPeriod time.Duration
 	// Log receives the kubelet's logs (default slog.Default()).
 	Log *slog.Logger
+	// ParallelPodStarts is how many pods at most create their sandbox at
+	// the same time (default twice the CPUs). The runtime's work for a
+	// burst of pods is CPU bound: all at once, every pod waits for the
+	// whole burst; a few at a time, the first pods run early and the last
+	// no later.
+	ParallelPodStarts int
 	// Recorder records the pods' events (default: events written to the
 	// API server as component "kubelet" of this node).
 	Recorder record.EventRecorder
@@ -94,6 +101,9 @@ type Kubelet struct {
 	// reported holds the containers whose readiness probe reported since
 	// Run began.
 	reported sync.Map
+
+	// starts holds a place per pod creating its sandbox (ParallelPodStarts).
+	starts startGate
 
 	mu      sync.Mutex
 	workers map[types.UID]*worker
@@ -123,10 +133,13 @@ func New(cfg Config) (*Kubelet, error) {
 	if cfg.VolumeSyncPeriod == 0 {
 		cfg.VolumeSyncPeriod = time.Minute
 	}
+	if cfg.ParallelPodStarts <= 0 {
+		cfg.ParallelPodStarts = 2 * goruntime.GOMAXPROCS(0)
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	k := &Kubelet{cfg: cfg, log: cfg.Log, workers: map[types.UID]*worker{}, src: apiSource{client: cfg.Client}}
+	k := &Kubelet{cfg: cfg, log: cfg.Log, workers: map[types.UID]*worker{}, src: apiSource{client: cfg.Client}, starts: make(startGate, cfg.ParallelPodStarts)}
 	k.factory = informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName).String()
